@@ -1,0 +1,17 @@
+"""The exceptions faceage raises on purpose, each with a message a person can act on."""
+
+
+class FaceAgeError(Exception):
+    """Base class for every error faceage raises deliberately."""
+
+
+class ImageError(FaceAgeError, ValueError):
+    """The input could not be read as a photo (not an image, truncated, too large, ...)."""
+
+
+class ModelFileError(FaceAgeError):
+    """A model file is missing, corrupt or does not match its checksum manifest."""
+
+
+class DatasetError(FaceAgeError):
+    """UTKFace could not be found, downloaded or read."""
