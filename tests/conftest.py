@@ -1,0 +1,82 @@
+"""Shared fixtures: a generated UTKFace-like folder and a tiny exported model.
+
+Nothing here needs the network or ../shared.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+#: Valid names: age_gender_race_datetime.jpg.chip.jpg, with the real dataset's quirks.
+QUIRKY_VALID = [
+    "39_1_20170116174525125.jpg.chip.jpg",  # no race field
+    "24_0_1_20170116220224657 .jpg.chip.jpg",  # space before the extension
+    "55_0_0_20170116232725357jpg.chip.jpg",  # missing dot
+    "30_1_2_201701162327253570.jpg.chip.jpg",  # 18-digit date
+]
+#: Names that cannot be labelled, with the reason the parser gives (a fragment of it).
+MALFORMED = {
+    "readme.jpg": "does not start",
+    "abc_1_0_20170116174525125.jpg.chip.jpg": "does not start",
+    "0_1_0_20170116174525125.jpg.chip.jpg": "age 0",
+    "200_0_0_20170116174525125.jpg.chip.jpg": "age 200",
+    "30_7_0_20170116174525125.jpg.chip.jpg": "gender 7",
+}
+N_DUPLICATES = 3
+
+
+def _image(seed: int, size: int = 96) -> Image.Image:
+    """A distinct, smooth RGB image (content differs for every seed)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)
+    return Image.fromarray(base).resize((size, size), Image.BILINEAR)
+
+
+def make_utkface(root: Path, per_stratum: int = 3) -> dict:
+    """Write a small UTKFace-like folder; returns what it contains."""
+    folder = root / "UTKFace"
+    folder.mkdir(parents=True)
+    names, seed = [], 0
+    for age in (1, 5, 15, 25, 35, 45, 55, 65, 75, 85):
+        for gender in (0, 1):
+            for k in range(per_stratum):
+                seed += 1
+                name = f"{age + k}_{gender}_{seed % 5}_2017011617452{seed:04d}.jpg.chip.jpg"
+                _image(seed).save(folder / name, quality=90)
+                names.append(name)
+    for name in QUIRKY_VALID + list(MALFORMED):
+        seed += 1
+        _image(seed).save(folder / name, quality=90)
+    for k in range(N_DUPLICATES):  # byte-identical copies under another valid name
+        copy = names[k].replace("2017", "2018", 1)
+        (folder / copy).write_bytes((folder / names[k]).read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    return {"folder": folder, "valid": len(names) + len(QUIRKY_VALID), "duplicates": N_DUPLICATES,
+            "malformed": len(MALFORMED), "files": len(names) + len(QUIRKY_VALID) + len(MALFORMED) + N_DUPLICATES}
+
+
+@pytest.fixture(scope="session")
+def utkface_dir(tmp_path_factory) -> dict:
+    return make_utkface(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny compact model with fixed random weights, exported like a trained one."""
+    import keras
+
+    from faceage_lib.export import export_model
+    from faceage_lib.model import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model(img_size=32, width=4)
+    out = tmp_path_factory.mktemp("tiny_model")
+    export_model(model, out, interval_mass=0.8, training={"note": "untrained test model"})
+    return out
