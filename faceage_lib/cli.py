@@ -164,7 +164,8 @@ def format_metrics(result: dict) -> str:
     if result.get("age_interval_coverage") is not None:
         lines.append(f"age range holds    {pct(result['age_interval_coverage'])} of true ages "
                      f"(mean width {result['age_interval_mean_width']:.1f} years)")
-    lines.append(f"throughput         {result['images_per_second']:.0f} images/s (model only, batched)")
+    if result.get("images_per_second"):
+        lines.append(f"throughput         {result['images_per_second']:.0f} images/s (model only, batched)")
     for key, title in (("by_age_group", "age group"), ("by_gender", "gender"), ("by_race", "race")):
         lines += ["", f"{title:<12} {'n':>6} {'MAE':>6} {'CS@5':>7} {'gender acc':>11}"]
         for name, row in result[key].items():

@@ -23,6 +23,8 @@ from .errors import DatasetError
 
 KAGGLE_DATASET = "jangedoo/utkface-new"
 SPLIT_FRACTIONS = {"test": 0.2, "val": 0.1}  # the rest is "train"
+#: Strata with fewer images than this are pooled for the split (per-stratum rounding would give them no val).
+MIN_STRATUM = 20
 GENDERS = ("male", "female")  # UTKFace: 0 = male, 1 = female
 RACES = ("White", "Black", "Asian", "Indian", "Others")
 MAX_AGE = 116
@@ -122,10 +124,13 @@ def assign_splits(table: pd.DataFrame, seed: int = 0) -> pd.Series:
     """Deterministic split stratified by age group and gender.
 
     Within each (age group, gender) stratum, images are ordered by a seeded hash of their
-    content; the first 20% go to test, the next 10% to val, the rest to train.
+    content; the first 20% go to test, the next 10% to val, the rest to train. Strata too small
+    to hold a val image (under :data:`MIN_STRATUM` images; none in UTKFace) are split as one pool.
     """
     order_key = table["hash"].map(lambda h: hashlib.sha1(f"{seed}:{h}".encode()).hexdigest())
     strata = pd.Series(age_group(table["age"]), index=table.index) + "/" + table["gender"].astype(str)
+    sizes = strata.map(strata.value_counts())
+    strata[sizes < MIN_STRATUM] = "small strata"
     split = pd.Series("train", index=table.index, dtype=object)
     for _, members in order_key.groupby(strata):
         ranked = members.sort_values().index
@@ -209,8 +214,14 @@ def _is_archive(path: Path) -> bool:
 
 
 def extract_archive(archive: Path, into: Path) -> Path:
-    """Extract once into ``into/<name>``; later calls reuse the extracted folder."""
-    target = into / archive.name.split(".")[0]
+    """Extract once into ``into/<name>-<fingerprint>``; later calls reuse the extracted folder.
+
+    The fingerprint (path, size, modification time) keeps two archives of the same name, or a
+    replaced archive, from reusing each other's folder.
+    """
+    stat = archive.stat()
+    fingerprint = hashlib.sha1(f"{archive.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()
+    target = into / f"{archive.name.split('.')[0]}-{fingerprint[:10]}"
     done = target / ".extracted"
     if done.exists():
         return target
@@ -278,7 +289,10 @@ def previous_download() -> Path | None:
     """A complete earlier kagglehub download of UTKFace, if there is one."""
     cache = Path(os.environ.get("KAGGLEHUB_CACHE", Path.home() / ".cache" / "kagglehub"))
     versions = cache / "datasets" / KAGGLE_DATASET / "versions"
-    found = sorted(versions.glob("*"), key=lambda p: p.name) if versions.is_dir() else []
+    # newest version last: "10" after "9" (kagglehub's "<n>.complete" marker files are not folders)
+    found = sorted((p for p in versions.glob("*") if p.is_dir()),
+                   key=lambda p: (p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)) \
+        if versions.is_dir() else []
     for folder in reversed(found):
         if any(folder.rglob("*.jpg")):
             return folder

@@ -117,12 +117,18 @@ class FaceDetector:
         height, width = image.shape[:2]
         whole = (0, 0, width, height)
         found = self._short(image, whole)
+        found = found[found[:, 16] >= min_score]
         largest = (found[:, 2] - found[:, 0]).max() if len(found) else 0.0
         if largest < SMALL_FACE * min(width, height):
-            found = np.concatenate([found, self._full(image, whole)])
-            for tile in _tiles(width, height):
-                found = np.concatenate([found, self._full(image, tile)])
-        merged = _weighted_nms(found[found[:, 16] >= min_score])
+            extra = np.concatenate([self._full(image, whole)] + [self._full(image, t) for t in _tiles(width, height)])
+            extra = extra[extra[:, 16] >= min_score]
+            # A face the short-range pass found keeps its short-range box: the full-range model frames
+            # faces larger and higher, and averaging in its (tile-dependent) boxes would make the crop
+            # depend on the photo's resolution. The full-range pass adds the faces it alone finds.
+            if len(found):
+                extra = extra[[not (_iou(row, found) > NMS_IOU).any() for row in extra]]
+            found = np.concatenate([found, extra])
+        merged = _weighted_nms(found)
         return [_to_face(row) for row in merged]
 
 

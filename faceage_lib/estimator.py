@@ -68,10 +68,11 @@ class AgeGenderEstimator:
         crops = np.asarray(crops)
         if crops.ndim != 4 or crops.shape[1:] != (self.img_size, self.img_size, 3):
             raise ValueError(f"crops must be (N, {self.img_size}, {self.img_size}, 3), not {crops.shape}")
-        outputs = np.concatenate([self._run(crops[i:i + BATCH], flip) for i in range(0, len(crops), BATCH)]) \
-            if len(crops) else np.zeros((0, 2))
-        age, low, high = age_from_distribution(outputs[:, :-1], self.interval_mass) if len(crops) else ([],) * 3
-        return Estimates(np.asarray(age), np.asarray(low), np.asarray(high), outputs[:, -1].astype(np.float64))
+        if not len(crops):
+            return Estimates(*(np.zeros(0) for _ in range(4)))
+        outputs = np.concatenate([self._run(crops[i:i + BATCH], flip) for i in range(0, len(crops), BATCH)])
+        age, low, high = age_from_distribution(outputs[:, :-1].astype(np.float64), self.interval_mass)
+        return Estimates(age, low, high, outputs[:, -1].astype(np.float64))
 
     def _run(self, batch: np.ndarray, flip: bool) -> np.ndarray:
         if not flip:

@@ -87,7 +87,8 @@ def _pil_to_rgb(image: Image.Image) -> np.ndarray:
         background = Image.new("RGB", image.size, (255, 255, 255))
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         image = background
-    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    # np.array, not np.asarray: Pillow's array view is read-only, and callers draw on the result.
+    return np.array(image.convert("RGB"), dtype=np.uint8, order="C")
 
 
 def _array_to_rgb(array: np.ndarray) -> np.ndarray:
@@ -108,8 +109,10 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
             raise ImageError("the image array contains NaN or infinite values")
         peak = 1.0 if array.max(initial=0) <= 1.0 else 255.0
         return np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if array.dtype == bool:  # a mask: True is white, as in PIL's mode "1"
+        return array.astype(np.uint8) * 255
     if array.dtype == np.uint16:
         return (array // 257).astype(np.uint8)
-    if np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
+    if np.issubdtype(array.dtype, np.integer):
         return np.clip(array, 0, 255).astype(np.uint8)
     raise ImageError(f"unsupported image array type {array.dtype}")

@@ -12,6 +12,11 @@ import pandas as pd
 from .data import AGE_GROUP_LABELS, GENDERS, RACES, age_group
 
 
+def predicted_gender(p_female) -> np.ndarray:
+    """Predicted gender codes (0 male, 1 female) from P(female)."""
+    return (np.asarray(p_female, float) >= 0.5).astype(int)
+
+
 def age_scores(true: np.ndarray, pred: np.ndarray) -> dict:
     error = np.asarray(pred, float) - np.asarray(true, float)
     if not len(error):
@@ -27,7 +32,7 @@ def age_scores(true: np.ndarray, pred: np.ndarray) -> dict:
 def gender_scores(true: np.ndarray, p_female: np.ndarray) -> dict:
     """Accuracy, and precision / recall / F1 with "female" as the positive class."""
     true = np.asarray(true, int)
-    pred = (np.asarray(p_female, float) >= 0.5).astype(int)
+    pred = predicted_gender(p_female)
     if not len(true):
         return {"gender_accuracy": None, "gender_precision": None, "gender_recall": None, "gender_f1": None}
     tp = int(np.sum((pred == 1) & (true == 1)))

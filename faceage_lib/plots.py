@@ -22,17 +22,19 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from .data import AGE_GROUP_LABELS, GENDERS, MAX_AGE, RACES, age_group
 from .images import load_image
 from .metrics import age_group_confusion
+from .metrics import predicted_gender as _predicted_gender_codes
 
 #: One look for every figure, applied while it is drawn (the global rcParams are left alone).
 STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.85)}
 GENDER_COLORS = dict(zip(GENDERS, sns.color_palette("colorblind", 2)))
 BAR_COLOR = sns.color_palette("colorblind")[2]
 HEATMAP_COLORS = "Blues"
+DENSITY_COLORS = "viridis"
 #: 5-year bins covering every UTKFace age.
 AGE_BINS = np.arange(0, MAX_AGE + 5, 5)
 #: The curves of a training log: (metric, axis label); each is drawn for train and ``val_``.
@@ -57,17 +59,13 @@ def _figure(size: tuple[float, float], nrows: int = 1, ncols: int = 1, **options
 
 
 def _gender_names(codes) -> pd.Categorical:
+    """Gender names for codes 0 / 1, both names always among the categories."""
     return pd.Categorical(np.asarray(GENDERS)[np.asarray(codes, dtype=int)], categories=GENDERS)
 
 
 def _race_names(codes: pd.Series) -> pd.Series:
     """Race names, "unknown" where the file name carried none."""
     return codes.astype("Int64").map(dict(enumerate(RACES))).astype(object).fillna("unknown")
-
-
-def _predicted_gender(table: pd.DataFrame) -> np.ndarray:
-    """0 male / 1 female, with the 0.5 threshold of :func:`faceage_lib.metrics.gender_scores`."""
-    return (table["p_female"].to_numpy(float) >= 0.5).astype(int)
 
 
 def _heatmap(ax, frame: pd.DataFrame, fmt: str, **options) -> None:
@@ -90,7 +88,6 @@ def _score_bars(ax, groups: dict, key: str, overall: float | None = None, colors
     _bars(ax, kept, [row[key] for row in kept.values()], [f"n={row['n']}" for row in kept.values()], colors)
     if overall is not None:
         ax.axhline(overall, color="0.4", linestyle="--", linewidth=1, label="all images")
-        ax.legend(loc="lower right", fontsize="small")
     if key == "gender_accuracy":
         ax.yaxis.set_major_formatter(PercentFormatter(1.0))
 
@@ -197,6 +194,7 @@ def training_curves(log: str | os.PathLike | pd.DataFrame) -> Figure:
         if key == "gender_accuracy":
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
         ax.set(title=label, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize="small")
     return fig
 
@@ -204,11 +202,16 @@ def training_curves(log: str | os.PathLike | pd.DataFrame) -> Figure:
 # --------------------------------------------------------------------------- evaluation
 
 
+def predicted_gender(table: pd.DataFrame) -> np.ndarray:
+    """Predicted gender codes of a predictions table (0 male, 1 female)."""
+    return _predicted_gender_codes(table["p_female"])
+
+
 @_styled
 def gender_confusion(table: pd.DataFrame) -> Figure:
     """True vs predicted gender, counts."""
     fig, ax = _figure((4.2, 3.6))
-    counts = pd.crosstab(_gender_names(table["gender"]), _gender_names(_predicted_gender(table)), dropna=False)
+    counts = pd.crosstab(_gender_names(table["gender"]), _gender_names(predicted_gender(table)), dropna=False)
     _heatmap(ax, counts.rename_axis(index="true", columns="predicted"), "d")
     right = np.trace(counts.to_numpy()) / max(1, len(table))
     ax.set_title(f"Gender: {right:.1%} right of {len(table)}")
@@ -235,6 +238,7 @@ def mae_by_age_group(metrics: dict) -> Figure:
     fig, ax = _figure((8, 3.8))
     _score_bars(ax, metrics["by_age_group"], "age_mae", metrics["age_mae"])
     ax.set(title="Age MAE per age group", xlabel="true age group", ylabel="MAE (years)")
+    ax.legend(loc="best", fontsize="small")
     return fig
 
 
@@ -242,7 +246,7 @@ def mae_by_age_group(metrics: dict) -> Figure:
 def predicted_vs_true(table: pd.DataFrame) -> Figure:
     """Predicted against true age as a hexbin density, with the line predicted = true."""
     fig, ax = _figure((5.6, 5))
-    hexes = ax.hexbin(table["age"], table["pred_age"], gridsize=40, mincnt=1, cmap=HEATMAP_COLORS)
+    hexes = ax.hexbin(table["age"], table["pred_age"], gridsize=40, mincnt=1, cmap=DENSITY_COLORS)
     fig.colorbar(hexes, ax=ax, label="images")
     top = float(max(table["age"].max(), table["pred_age"].max(), 1))
     ax.plot([0, top], [0, top], "--", color="0.3", linewidth=1, label="predicted = true")
@@ -256,11 +260,13 @@ def predicted_vs_true(table: pd.DataFrame) -> Figure:
 def fairness(metrics: dict) -> Figure:
     """Age MAE (top) and gender accuracy (bottom) per race (left) and per gender (right)."""
     fig, axes = _figure((10, 6.5), 2, 2, width_ratios=(3, 1), sharey="row")
-    for row, key, label in ((0, "age_mae", "age MAE (years)"), (1, "gender_accuracy", "gender accuracy")):
+    for row, key, title, label in ((0, "age_mae", "Age MAE", "MAE (years)"),
+                                   (1, "gender_accuracy", "Gender accuracy", "accuracy")):
         _score_bars(axes[row, 0], metrics["by_race"], key, metrics[key])
         _score_bars(axes[row, 1], metrics["by_gender"], key, metrics[key], GENDER_COLORS)
-        axes[row, 0].set(title=f"{label} per race", ylabel=label)
-        axes[row, 1].set(title=f"{label} per gender")
+        axes[row, 0].set(title=f"{title} per race", ylabel=label)
+        axes[row, 1].set(title=f"{title} per gender")
+    fig.suptitle("Per race and gender (dashed line: all test images)")
     return fig
 
 
@@ -280,6 +286,6 @@ def largest_errors(table: pd.DataFrame, count: int = 12, columns: int = 6) -> Fi
         f"true {age}, {gender}\npred {pred:.0f}, {pred_gender}" + ("" if found else "\n(no face found)")
         for age, gender, pred, pred_gender, found in zip(
             rows["age"], _gender_names(rows["gender"]), rows["pred_age"],
-            _gender_names(_predicted_gender(rows)), detected)
+            _gender_names(predicted_gender(rows)), detected)
     ]
     return _image_grid(rows["path"], captions, columns, f"The {len(rows)} largest age errors")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import data
+from .errors import DatasetError
 from .prepare import load_or_build_crops
 
 
@@ -56,6 +57,8 @@ def train(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike, config
     dataset = data.load_utkface(data_dir, work_dir)
     work = Path(work_dir) if work_dir else data.work_home()
     train_rows, val_rows = dataset.split("train"), dataset.split("val")
+    if train_rows.empty or val_rows.empty:  # else Keras fails later with an obscure error
+        raise DatasetError(f"{dataset.root}: {len(dataset.table)} images are too few for a train and a val split")
     if config.limit:
         train_rows = train_rows.sample(min(config.limit, len(train_rows)), random_state=config.seed)
         val_rows = val_rows.head(max(1, config.limit // 4))
@@ -73,6 +76,9 @@ def train(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike, config
             warmup_steps=steps // config.epochs)
         compile_model(model, schedule, config.weight_decay)
 
+    resuming = (out / "backup").is_dir()  # BackupAndRestore deletes it when a run completes
+    if not resuming:
+        (out / "training_log.csv").unlink(missing_ok=True)  # a new run starts a new log
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     best = out / "best.keras"
     callbacks = [
