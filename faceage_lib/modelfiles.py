@@ -66,9 +66,10 @@ def default_model_dir() -> Path:
         return Path(os.environ["FACEAGE_MODEL_DIR"])
     if (CHECKOUT_MODEL_DIR / MANIFEST).is_file():
         return CHECKOUT_MODEL_DIR
-    from importlib import resources
+    from importlib.util import find_spec
 
-    try:
-        return Path(str(resources.files("faceage_models")))
-    except ModuleNotFoundError:
-        return CHECKOUT_MODEL_DIR
+    spec = find_spec("faceage_models")  # a namespace package: look at its folders directly
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(folder) / MANIFEST).is_file():
+            return Path(folder)
+    return CHECKOUT_MODEL_DIR
