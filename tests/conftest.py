@@ -6,6 +6,7 @@ Nothing here needs the network or ../shared.
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,23 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny_model")
     export_model(model, out, interval_mass=0.8, training={"note": "untrained test model"})
     return out
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_server(tiny_model_dir, tmp_path_factory):
+    """The Gradio app on the tiny model, served on a free localhost port: (url, feedback store)."""
+    from faceage_lib.app import CSS, build_app
+    from faceage_lib.feedback import FeedbackStore
+
+    store = FeedbackStore(f"sqlite:///{tmp_path_factory.mktemp('app') / 'feedback.db'}")
+    demo = build_app(tiny_model_dir, store)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
+                            quiet=True, css=CSS, run_history=False)
+    yield url, store
+    demo.close()

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from faceage_lib.app import (PALETTE, analyze_photo, build_app, draw_faces, fit_for_display, save_feedback,
+from faceage_lib.app import (PALETTE, analyze_photo, draw_faces, fit_for_display, save_feedback,
                              table_rows)
 from faceage_lib.feedback import FeedbackStore
 from faceage_lib.predictor import FaceResult, Predictor
@@ -161,20 +160,10 @@ def test_save_feedback_needs_consent_and_a_face(tmp_path, predictor, astronaut):
 # --------------------------------------------------------------------------- the running app
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(tiny_model_dir, tmp_path_factory):
-    store = FeedbackStore(f"sqlite:///{tmp_path_factory.mktemp('app') / 'feedback.db'}")
-    demo = build_app(tiny_model_dir, store)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True)
-    yield url, store
-    demo.close()
+def server(app_server):
+    """(url, feedback store) of the app on the tiny model (see conftest.py)."""
+    return app_server
 
 
 def client(url: str):

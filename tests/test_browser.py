@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -31,24 +30,12 @@ if not CHROMIUM.is_file():
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
 skimage_data = pytest.importorskip("skimage.data")
 
-from faceage_lib.app import CSS, build_app  # noqa: E402
-from faceage_lib.feedback import FeedbackStore  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def server(tiny_model_dir, tmp_path_factory):
-    store = FeedbackStore(f"sqlite:///{tmp_path_factory.mktemp('browser') / 'feedback.db'}")
-    demo = build_app(tiny_model_dir, store)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True, css=CSS, run_history=False)
-    yield url, store
-    demo.close()
+def server(app_server):
+    """(url, feedback store) of the app on the tiny model (see conftest.py)."""
+    return app_server
 
 
 @pytest.fixture(scope="module")
