@@ -13,7 +13,7 @@ import pytest
 from faceage_lib import modelfiles
 from faceage_lib.errors import DatasetError, ModelFileError
 from faceage_lib.estimator import AgeGenderEstimator, age_from_distribution, calibrate_interval_mass
-from faceage_lib.model import AGE_BINS
+from faceage_lib.model import AGE_BINS, build_model
 
 
 def _crops(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
@@ -374,3 +374,17 @@ def test_calibration_on_uniform_rows():
     assert np.mean((low <= ages) & (ages <= high)) < 0.8
     assert 0.78 <= mass <= 0.81
     assert calibrate_interval_mass(probs, ages, coverage=0.5) < mass
+
+
+@pytest.mark.parametrize("backbone", ["mobilenetv3small", "efficientnetb0"])
+def test_keras_applications_backbones_build(backbone):
+    """The pretrained-backbone option builds the same heads (weights=None: no download here)."""
+    model = build_model(img_size=64, backbone=backbone, pretrained=False)
+    outputs = model(np.zeros((2, 64, 64, 3), np.float32))
+    assert outputs["age_probs"].shape == (2, AGE_BINS)
+    assert outputs["age"].shape == (2, 1) and outputs["gender"].shape == (2, 1)
+
+
+def test_unknown_backbone_is_refused():
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build_model(backbone="resnet9000")
