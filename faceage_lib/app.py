@@ -4,7 +4,7 @@ The work is done by plain functions that tests call directly (:func:`analyze_pho
 :func:`draw_faces`, :func:`save_feedback`); :func:`build_app` only wires them to the page.
 
 >>> demo = build_app("models/")      # or build_app() for the shipped / $FACEAGE_MODEL_DIR model
->>> demo.launch(css=CSS)             # or launch(): the same, with the app's launch settings
+>>> demo.launch(**LAUNCH_OPTIONS)    # or launch(): the same, with host, port and share
 
 It runs offline (no analytics, local fonts); ``launch(share=True)`` gives a public link, and
 in Colab a plain ``launch()`` makes one. Feedback (a face crop with the true age) is stored only
@@ -28,12 +28,13 @@ from PIL import Image, ImageDraw, ImageFont  # noqa: E402
 from .errors import ImageError  # noqa: E402
 from .estimator import INTERVAL_COVERAGE  # noqa: E402
 from .feedback import FeedbackStore  # noqa: E402
+from .modelfiles import shipped_folder  # noqa: E402
 from .predictor import Analysis, FaceResult, Predictor  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 #: Example photos shown under the input (see assets/README.md for their sources).
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = shipped_folder(Path(__file__).resolve().parent.parent / "assets", "faceage_assets", "README.md")
 EXAMPLES = (("astronaut.jpg", "Astronaut"), ("group.jpg", "Group (4 faces)"),
             ("cameraman.jpg", "Black and white"), ("chelsea_cat.jpg", "A cat (no face)"))
 #: Events run at once per event type. Inference is CPU-bound and the model serialises its
@@ -45,7 +46,7 @@ MAX_FILE_SIZE = "25mb"
 #: The annotated photo's longer side is scaled into this range (pixels) for display.
 MAX_DISPLAY_SIDE = 1600
 MIN_DISPLAY_SIDE = 480
-TABLE_HEADERS = ["Face", "Age", "Likely range", "Gender", "Probability"]
+TABLE_HEADERS = ["Face", "Age", "Range", "Gender", "Probability"]
 GENDER_CHOICES = ["not given", "female", "male"]
 #: Box colours, one per face (cycled), chosen to stand out on skin, sky and grey.
 PALETTE = ((0, 200, 255), (255, 140, 0), (60, 220, 60), (255, 60, 160), (150, 110, 255),
@@ -71,7 +72,19 @@ CSS = """
 .gradio-container {max-width: 1180px !important; margin: 0 auto !important;}
 #faceage-message p {margin: 0.2em 0;}
 #faceage-intro p:last-child {font-size: 0.9em; opacity: 0.85;}
+#faceage-table {min-width: 0; overflow-x: auto;}
+#faceage-table span, #faceage-table td, #faceage-table th {font-family: var(--font) !important;}
 """
+#: Raw <head> additions: Gradio rewrites the selectors in ``css`` to sit inside the app's
+#: content, which the page margins are not.
+HEAD = """<style>
+@media (max-width: 640px) {  /* phones: narrow page margins */
+  .gradio-container > .main {padding-left: 8px !important; padding-right: 8px !important;}
+}
+</style>"""
+#: What ``demo.launch`` needs besides host and port: the page's style, an upload limit, and no run
+#: history (it would keep users' photos in their browser's storage).
+LAUNCH_OPTIONS = dict(css=CSS, head=HEAD, max_file_size=MAX_FILE_SIZE, run_history=False)
 EMPTY_MESSAGE = "Add a photo to start: upload, webcam or paste, or click an example below."
 
 
@@ -205,7 +218,7 @@ def save_feedback(store: FeedbackStore, faces: Sequence[FaceResult], crops: np.n
         number = 0
     if not 1 <= number <= len(faces):
         return False, f"Choose a face: 1 to {len(faces)}."
-    if true_age is None or true_age == "":
+    if true_age is None or (isinstance(true_age, str) and not true_age.strip()):
         return False, "Enter the real age (0 to 120 years)."
     face = faces[number - 1]
     gender = None if true_gender in (None, "", GENDER_CHOICES[0]) else true_gender
@@ -291,7 +304,8 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
                                      height=420, buttons=["download", "fullscreen"], elem_id="faceage-result")
                 message = gr.Markdown(EMPTY_MESSAGE, elem_id="faceage-message")
                 table = gr.Dataframe(value=_table([]), headers=TABLE_HEADERS, label="Faces", interactive=False,
-                                     wrap=True, max_height=320, elem_id="faceage-table")
+                                     max_height=320, column_widths=["14%", "14%", "24%", "22%", "26%"],
+                                     elem_id="faceage-table")
         state = gr.State(None)
         with gr.Accordion("Help improve the model (optional)", open=False, elem_id="faceage-feedback"):
             gr.Markdown(FEEDBACK_INTRO)
@@ -299,8 +313,10 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
                 face_number = gr.Dropdown(label="Face", choices=[], value=None, interactive=False, min_width=180,
                                           elem_id="faceage-face",
                                           allow_custom_value=True)  # checked by save_feedback
-                true_age = gr.Number(label="Real age (years, 0-120)", value=None, min_width=140,
-                                     elem_id="faceage-true-age")
+                # a Textbox, not a Number: an empty Number reads as 0, a valid age, so an
+                # untouched field would store "0 years"
+                true_age = gr.Textbox(label="Real age (years, 0-120)", placeholder="e.g. 34", max_lines=1,
+                                      min_width=140, elem_id="faceage-true-age")
                 true_gender = gr.Radio(GENDER_CHOICES, value=GENDER_CHOICES[0], label="Real gender (optional)",
                                        min_width=240, elem_id="faceage-true-gender")
             consent = gr.Checkbox(label="I agree that this face crop, its estimate and the age (and gender) I "
@@ -340,8 +356,7 @@ def launch(model_dir: str | os.PathLike | None = None, share: bool = False, host
     """Build and serve the app (blocks until stopped, except in notebooks). ``kwargs`` go to ``launch``."""
     demo = build_app(model_dir)
     # share=None lets Gradio decide: a share link where localhost is unreachable (Colab)
-    options = dict(share=share or None, server_name=host, server_port=port, css=CSS,
-                   max_file_size=MAX_FILE_SIZE, run_history=False)
+    options = dict(share=share or None, server_name=host, server_port=port, **LAUNCH_OPTIONS)
     options.update(kwargs)
     demo.launch(**options)
     return demo

@@ -64,12 +64,18 @@ def default_model_dir() -> Path:
     or the installed data package ``faceage_models`` after a regular ``pip install``."""
     if os.environ.get("FACEAGE_MODEL_DIR"):
         return Path(os.environ["FACEAGE_MODEL_DIR"])
-    if (CHECKOUT_MODEL_DIR / MANIFEST).is_file():
-        return CHECKOUT_MODEL_DIR
+    return shipped_folder(CHECKOUT_MODEL_DIR, "faceage_models", MANIFEST)
+
+
+def shipped_folder(checkout: Path, package: str, marker: str) -> Path:
+    """A data folder that ships with faceage: ``checkout`` in a source checkout (or a Space),
+    else the installed data package ``package`` (pyproject maps the folder to it)."""
+    if (checkout / marker).is_file():
+        return checkout
     from importlib.util import find_spec
 
-    spec = find_spec("faceage_models")  # a namespace package: look at its folders directly
+    spec = find_spec(package)  # a namespace package: look at its folders directly
     for folder in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(folder) / MANIFEST).is_file():
+        if (Path(folder) / marker).is_file():
             return Path(folder)
-    return CHECKOUT_MODEL_DIR
+    return checkout
