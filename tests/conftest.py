@@ -92,12 +92,12 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def app_server(tiny_model_dir, tmp_path_factory):
     """The Gradio app on the tiny model, served on a free localhost port: (url, feedback store)."""
-    from faceage_lib.app import CSS, build_app
+    from faceage_lib.app import LAUNCH_OPTIONS, build_app
     from faceage_lib.feedback import FeedbackStore
 
     store = FeedbackStore(f"sqlite:///{tmp_path_factory.mktemp('app') / 'feedback.db'}")
     demo = build_app(tiny_model_dir, store)
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
-                            quiet=True, css=CSS, run_history=False)
+                            quiet=True, **LAUNCH_OPTIONS)
     yield url, store
     demo.close()

@@ -147,7 +147,9 @@ def test_save_feedback_needs_consent_and_a_face(tmp_path, predictor, astronaut):
     assert save_feedback(store, faces, crops, 2, 40, "female", True)[0] is False  # no face 2
     stored, message = save_feedback(store, faces, crops, 1, 130, "female", True)
     assert not stored and "0 to 120" in message
-    assert save_feedback(store, faces, crops, 1, None, "female", True)[0] is False
+    for empty in (None, "", "  "):
+        stored, message = save_feedback(store, faces, crops, 1, empty, "female", True)
+        assert not stored and "Enter the real age" in message
     assert store.count() == 0
     stored, message = save_feedback(store, faces, crops, 1, 40, "not given", True)
     assert stored and "Thank you" in message
