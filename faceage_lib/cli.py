@@ -139,6 +139,7 @@ def run_train(args) -> int:
 
 def run_evaluate(args) -> int:
     from .evaluate import evaluate
+    from .metrics import format_metrics
 
     result = evaluate(args.data_dir, args.model, args.work_dir, args.flip)
     if args.format == "json":
@@ -146,32 +147,6 @@ def run_evaluate(args) -> int:
     else:
         print(format_metrics(result))
     return 0
-
-
-def format_metrics(result: dict) -> str:
-    """The evaluation as readable tables."""
-    pct = lambda v: "-" if v is None else f"{100 * v:5.1f}%"  # noqa: E731
-    num = lambda v: "-" if v is None else f"{v:5.2f}"  # noqa: E731
-    lines = [
-        f"test images        {result['n']}",
-        f"age MAE            {num(result['age_mae'])} years",
-        f"age RMSE           {num(result['age_rmse'])} years",
-        f"CS@5               {pct(result['cs5'])}",
-        f"gender accuracy    {pct(result['gender_accuracy'])}",
-        f"gender P / R / F1  {pct(result['gender_precision'])} / {pct(result['gender_recall'])} / "
-        f"{pct(result['gender_f1'])}  (female = positive)",
-    ]
-    if result.get("age_interval_coverage") is not None:
-        lines.append(f"age range holds    {pct(result['age_interval_coverage'])} of true ages "
-                     f"(mean width {result['age_interval_mean_width']:.1f} years)")
-    if result.get("images_per_second"):
-        lines.append(f"throughput         {result['images_per_second']:.0f} images/s (model only, batched)")
-    for key, title in (("by_age_group", "age group"), ("by_gender", "gender"), ("by_race", "race")):
-        lines += ["", f"{title:<12} {'n':>6} {'MAE':>6} {'CS@5':>7} {'gender acc':>11}"]
-        for name, row in result[key].items():
-            lines.append(f"{name:<12} {row['n']:>6} {num(row['age_mae']):>6} {pct(row['cs5']):>7} "
-                         f"{pct(row['gender_accuracy']):>11}")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- predict

@@ -17,10 +17,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from . import plots
-from .cli import format_metrics
 from .data import AGE_GROUP_LABELS
 from .evaluate import predict_split
-from .metrics import age_group_confusion, evaluate_predictions
+from .metrics import age_group_confusion, evaluate_predictions, format_metrics
 from .modelfiles import default_model_dir
 
 DPI = 120

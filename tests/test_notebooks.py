@@ -174,7 +174,7 @@ def test_evaluate_notebook(trained, utkface_dir, tmp_path):
         "DATA_DIR": str(utkface_dir["folder"]), "WORK_DIR": str(tmp_path),
         "MODEL_DIR": str(work / "model-compact-32"), "FLIP": False}, tmp_path)
     printed = text(notebook)
-    assert "age MAE" in printed and "gender accuracy" in printed  # cli.format_metrics
+    assert "age MAE" in printed and "gender accuracy" in printed  # metrics.format_metrics
     assert "largest errors" in printed  # the readings printed with the figures
     assert len(outputs(notebook, "image/png")) == 6  # every evaluation figure
 
