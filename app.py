@@ -13,7 +13,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 if os.environ.get("SPACE_ID") and Path("/data").is_dir() and os.access("/data", os.W_OK):
     os.environ.setdefault("FACEAGE_HOME", "/data/faceage")
 
-from faceage_lib.app import LAUNCH_OPTIONS, build_app  # noqa: E402
+from faceage_lib.app.page import LAUNCH_OPTIONS, build_app  # noqa: E402
 
 demo = build_app()
 

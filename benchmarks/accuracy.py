@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from faceage_lib.evaluate import predict_split
-from faceage_lib.metrics import evaluate_predictions
+from faceage_lib.evaluation.evaluate import predict_split
+from faceage_lib.evaluation.metrics import evaluate_predictions
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

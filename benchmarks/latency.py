@@ -99,7 +99,7 @@ def batched_throughput(photo: Path) -> dict:
 
 def _group_photo(photo: Path) -> np.ndarray:
     """A 5x4 grid of the same 640x480 photo: 20 faces in one 3200x1920 image."""
-    from faceage_lib.images import load_image
+    from faceage_lib.inference.images import load_image
 
     tile = load_image(photo)
     return np.concatenate([np.concatenate([tile] * 5, axis=1)] * 4, axis=0)

@@ -25,10 +25,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=40)
     args = parser.parse_args()
 
-    from faceage_lib.data import load_utkface
-    from faceage_lib.model import build_model, compile_model
-    from faceage_lib.pipeline import make_dataset
-    from faceage_lib.prepare import build_crops, load_or_build_crops
+    from faceage_lib.config import cache_home
+    from faceage_lib.training.crops import build_crops, load_or_build_crops
+    from faceage_lib.training.feed import make_dataset
+    from faceage_lib.training.model import build_model, compile_model
+    from faceage_lib.training.utkface import load_utkface
 
     dataset = load_utkface(args.data_dir, args.work_dir)
     sample = list(dataset.table["path"].head(300))
@@ -37,7 +38,7 @@ def main() -> None:
     crop_rate = len(sample) / (time.perf_counter() - started)
 
     train = dataset.split("train")
-    crops = load_or_build_crops(dataset.table, args.img_size, args.work_dir or _default_work()).rows(train)
+    crops = load_or_build_crops(dataset.table, args.img_size, args.work_dir or cache_home()).rows(train)
     stream = make_dataset(crops, train["age"], train["gender"], 128, training=True)
     images, started = 0, time.perf_counter()
     for batch, _ in stream.take(args.batches):
@@ -55,12 +56,6 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pipeline.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
-
-
-def _default_work():
-    from faceage_lib.data import work_home
-
-    return work_home()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,12 @@
 """faceage: age and gender estimation from face photos.
 
-The data path, one module each: ``images`` (open a photo) -> ``detector`` (find faces) ->
-``crop`` (the one face crop) -> ``estimator`` (the model on LiteRT) -> ``predictor`` (all of it).
-Training: ``data`` -> ``prepare`` -> ``pipeline`` -> ``model`` -> ``train`` -> ``export``.
+The package is laid out by the path data takes:
+
+* ``inference/``: photo -> faces -> crops -> model -> one result per face (:class:`Predictor`);
+* ``training/``: UTKFace -> split -> crops -> augmentation -> model -> fit -> export;
+* ``evaluation/``: metrics, evaluation on the test split, plots, the report;
+* ``app/``: the Gradio page, drawing, the feedback store;
+* ``config`` (paths, thresholds, names), ``errors`` and ``cli`` (the ``faceage`` command) on top.
 """
 
 from .errors import DatasetError, FaceAgeError, ImageError, ModelFileError
@@ -14,7 +18,7 @@ __all__ = ["Predictor", "FaceResult", "FaceAgeError", "ImageError", "ModelFileEr
 def __getattr__(name: str):
     # Imported on first use, so `import faceage_lib` stays light.
     if name in ("Predictor", "FaceResult"):
-        from . import predictor
+        from .inference import predictor
 
         return getattr(predictor, name)
     raise AttributeError(f"module 'faceage_lib' has no attribute {name!r}")

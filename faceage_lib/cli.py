@@ -1,12 +1,14 @@
 """The ``faceage`` command (also ``python -m faceage_lib``).
 
-Subcommands import what they need when they run, so ``faceage predict`` never loads TensorFlow.
+Building the parser imports nothing heavy; each subcommand imports what it needs when it runs,
+so ``faceage predict`` loads neither TensorFlow nor the training or evaluation code.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -46,20 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     command = commands.add_parser("train", help="train a model on the manifest's train split")
     data_options(command)
     command.add_argument("--out", required=True, help="output folder (checkpoints, log, exported model)")
-    from .train import TrainConfig  # a plain dataclass: cheap to import
-
-    defaults = TrainConfig()
-    command.add_argument("--epochs", type=int, default=defaults.epochs)
-    command.add_argument("--img-size", type=int, default=defaults.img_size)
-    command.add_argument("--backbone", default=defaults.backbone,
-                         help="compact (default), mobilenetv3small, mobilenetv3large, efficientnetb0")
-    command.add_argument("--pretrained", action="store_true", help="ImageNet weights for keras.applications backbones")
-    command.add_argument("--width", type=int, default=defaults.width, help="filters of the compact CNN's first stage")
-    command.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    command.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    command.add_argument("--patience", type=int, default=defaults.patience)
-    command.add_argument("--seed", type=int, default=defaults.seed)
-    command.add_argument("--limit", type=int, help="train on at most this many images (a quick try)")
+    train_config_options(command)
     command.set_defaults(run=run_train)
 
     command = commands.add_parser("evaluate", help="evaluate a model on the test split")
@@ -106,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_data(args) -> int:
-    from .data import load_utkface
+    from .training.utkface import load_utkface
 
     summary = load_utkface(args.data_dir, args.work_dir).summary()
     if args.format == "json":
@@ -125,21 +114,34 @@ def run_data(args) -> int:
     return 0
 
 
-def run_train(args) -> int:
-    from .train import TrainConfig, train
+def train_config_options(command: argparse.ArgumentParser) -> None:
+    """One option per field of :class:`faceage_lib.training.config.TrainConfig` (a plain dataclass)."""
+    from .training.config import TrainConfig
 
-    config = TrainConfig(img_size=args.img_size, backbone=args.backbone, pretrained=args.pretrained,
-                         width=args.width, epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, patience=args.patience, seed=args.seed,
-                         limit=args.limit)
+    for field in dataclasses.fields(TrainConfig):
+        flag = "--" + field.name.replace("_", "-")
+        help_text = field.metadata["help"]
+        if field.type in ("bool", bool):
+            command.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
+            continue
+        kind = {"int": int, "float": float, "str": str, "int | None": int}[str(field.type)]
+        command.add_argument(flag, type=kind, default=field.default, choices=field.metadata.get("choices"),
+                             help=help_text)
+
+
+def run_train(args) -> int:
+    from .training.config import TrainConfig
+    from .training.fit import train
+
+    config = TrainConfig(**{field.name: getattr(args, field.name) for field in dataclasses.fields(TrainConfig)})
     out = train(args.data_dir, args.out, config, args.work_dir)
     print(f"model exported to {out}")
     return 0
 
 
 def run_evaluate(args) -> int:
-    from .evaluate import evaluate
-    from .metrics import format_metrics
+    from .evaluation.evaluate import evaluate
+    from .evaluation.metrics import format_metrics
 
     result = evaluate(args.data_dir, args.model, args.work_dir, args.flip)
     if args.format == "json":
@@ -154,7 +156,7 @@ def run_evaluate(args) -> int:
 
 def image_files(paths: list[str]) -> list[Path]:
     """The given files, plus image files found recursively in the given folders, in order."""
-    from .images import IMAGE_EXTENSIONS
+    from .inference.images import IMAGE_EXTENSIONS
 
     found: list[Path] = []
     for name in paths:
@@ -204,7 +206,7 @@ def write_csv(records: list[dict], stream) -> None:
 
 
 def run_predict(args) -> int:
-    from .predictor import Predictor
+    from .inference.predictor import Predictor
 
     files = image_files(args.paths)
     predictor = Predictor(args.model, flip=args.flip)
@@ -227,7 +229,7 @@ def run_predict(args) -> int:
 
 
 def run_report(args) -> int:
-    from .report import write_report
+    from .evaluation.report import write_report
 
     path = write_report(args.data_dir, args.out, args.model, args.work_dir, args.flip)
     print(f"report written to {path}")
@@ -235,14 +237,14 @@ def run_report(args) -> int:
 
 
 def run_app(args) -> int:
-    from .app import launch
+    from .app.page import launch
 
     launch(model_dir=args.model, share=args.share, host=args.host, port=args.port)
     return 0
 
 
 def run_feedback_export(args) -> int:
-    from .feedback import FeedbackStore
+    from .app.feedback import FeedbackStore
 
     written = FeedbackStore().export(args.out)
     print(f"{len(written)} crops written to {args.out}")
@@ -250,7 +252,7 @@ def run_feedback_export(args) -> int:
 
 
 def run_feedback_delete(args) -> int:
-    from .feedback import FeedbackStore
+    from .app.feedback import FeedbackStore
 
     if not FeedbackStore().delete(args.id):
         print(f"faceage: no feedback entry with id {args.id}", file=sys.stderr)

@@ -69,18 +69,66 @@ def utkface_dir(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
+def utkface_loaded(utkface_dir, tmp_path_factory):
+    """The generated folder, labelled, de-duplicated and split."""
+    from faceage_lib.training.utkface import load_utkface
+
+    return load_utkface(utkface_dir["folder"], tmp_path_factory.mktemp("work"))
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny compact model with fixed random weights, exported like a trained one."""
     import keras
 
-    from faceage_lib.export import export_model
-    from faceage_lib.model import build_model
+    from faceage_lib.training.export import export_model
+    from faceage_lib.training.model import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(img_size=32, width=4)
     out = tmp_path_factory.mktemp("tiny_model")
     export_model(model, out, interval_mass=0.8, training={"note": "untrained test model"})
     return out
+
+
+# --------------------------------------------------------------------------- the astronaut photo
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """``skimage.data.astronaut()`` (Eileen Collins, NASA, public domain): one face."""
+    from skimage import data as samples
+
+    return samples.astronaut()
+
+
+@pytest.fixture(scope="session")
+def astronaut_box() -> tuple[int, int, int, int]:
+    """The golden box of that face (x1, y1, x2, y2), measured once by hand."""
+    return (177, 79, 273, 175)
+
+
+@pytest.fixture(scope="session")
+def detector():
+    """The default face detector."""
+    from faceage_lib.inference.detectors import get_detector
+
+    return get_detector()
+
+
+@pytest.fixture(scope="session")
+def astronaut_face(detector, astronaut):
+    faces = detector.detect(astronaut)
+    assert len(faces) == 1
+    return faces[0]
+
+
+@pytest.fixture(scope="session")
+def predictor(tiny_model_dir):
+    """A Predictor on the tiny test model."""
+    from faceage_lib.inference.predictor import Predictor
+
+    return Predictor(tiny_model_dir)
 
 
 def _free_port() -> int:
@@ -92,8 +140,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def app_server(tiny_model_dir, tmp_path_factory):
     """The Gradio app on the tiny model, served on a free localhost port: (url, feedback store)."""
-    from faceage_lib.app import LAUNCH_OPTIONS, build_app
-    from faceage_lib.feedback import FeedbackStore
+    from faceage_lib.app.page import LAUNCH_OPTIONS, build_app
+    from faceage_lib.app.feedback import FeedbackStore
 
     store = FeedbackStore(f"sqlite:///{tmp_path_factory.mktemp('app') / 'feedback.db'}")
     demo = build_app(tiny_model_dir, store)

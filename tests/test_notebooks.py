@@ -163,7 +163,7 @@ def test_train_notebook(trained):
     for name in ("model.tflite", "model.keras", "manifest.json", "training_log.csv"):
         assert (model / name).is_file(), name
     assert (work / "model-compact-32.zip").is_file()
-    assert json.loads((model / "manifest.json").read_text())["img_size"] == 32
+    assert json.loads((model / "manifest.json").read_text())["input"]["shape"][1] == 32
     assert len(outputs(notebook, "image/png")) == 1  # the training curves
     assert "Validation age MAE was best at epoch 1" in text(notebook)
 

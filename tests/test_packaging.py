@@ -22,6 +22,6 @@ def test_requirements_txt_matches_pyproject():
 def test_detector_models_are_package_data():
     from importlib import resources
 
-    folder = resources.files("faceage_lib") / "detector_models"
+    folder = resources.files("faceage_lib.inference.detectors") / "models"
     assert (folder / "face_detection_short_range.tflite").is_file()
     assert (folder / "face_detection_full_range.tflite").is_file()

@@ -9,7 +9,10 @@ import pytest
 from skimage import data as skdata
 
 from faceage_lib import Predictor
-from faceage_lib.modelfiles import CHECKOUT_MODEL_DIR, verified_model
+from faceage_lib.config import shipped_model_dir
+from faceage_lib.inference.modelfiles import verified_model
+
+CHECKOUT_MODEL_DIR = shipped_model_dir()
 
 MAX_MODEL_BYTES = 15 * 1024 * 1024
 GOLDEN_ASTRONAUT = {"box": (178, 81, 272, 175), "age": 32.8, "age_low": 24.0, "age_high": 43.0,
@@ -24,7 +27,7 @@ def predictor():
 def test_files_match_their_checksums():
     path, manifest = verified_model(CHECKOUT_MODEL_DIR)
     assert path.name == "model.tflite"
-    assert manifest["img_size"] == 64
+    assert manifest["input"]["shape"][1] == 64
     assert 0.5 < manifest["interval_mass"] < 1
 
 

@@ -1,0 +1,100 @@
+"""Evaluation figures: age MAE / RMSE / CS@5, gender scores, and the same per group.
+
+Input is a table with one row per test image: ``age``, ``gender`` (0 male, 1 female), ``race``
+(nullable), ``pred_age``, ``p_female`` and optionally ``age_low`` / ``age_high``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import AGE_GROUP_LABELS, GENDER_THRESHOLD, GENDERS, RACES, age_group
+
+
+def predicted_gender(p_female) -> np.ndarray:
+    """Predicted gender codes (0 male, 1 female) from P(female)."""
+    return (np.asarray(p_female, float) >= GENDER_THRESHOLD).astype(int)
+
+
+def age_scores(true: np.ndarray, pred: np.ndarray) -> dict:
+    error = np.asarray(pred, float) - np.asarray(true, float)
+    if not len(error):
+        return {"n": 0, "age_mae": None, "age_rmse": None, "cs5": None}
+    return {
+        "n": int(len(error)),
+        "age_mae": float(np.mean(np.abs(error))),
+        "age_rmse": float(np.sqrt(np.mean(error**2))),
+        "cs5": float(np.mean(np.abs(error) <= 5)),
+    }
+
+
+def gender_scores(true: np.ndarray, p_female: np.ndarray) -> dict:
+    """Accuracy, and precision / recall / F1 with "female" as the positive class."""
+    true = np.asarray(true, int)
+    pred = predicted_gender(p_female)
+    if not len(true):
+        return {"gender_accuracy": None, "gender_precision": None, "gender_recall": None, "gender_f1": None}
+    tp = int(np.sum((pred == 1) & (true == 1)))
+    precision = tp / max(1, int(pred.sum()))
+    recall = tp / max(1, int(true.sum()))
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"gender_accuracy": float(np.mean(pred == true)), "gender_precision": float(precision),
+            "gender_recall": float(recall), "gender_f1": float(f1)}
+
+
+def _group_scores(rows: pd.DataFrame) -> dict:
+    age = age_scores(rows["age"], rows["pred_age"])
+    gender = gender_scores(rows["gender"], rows["p_female"])
+    return {"n": age["n"], "age_mae": age["age_mae"], "age_rmse": age["age_rmse"], "cs5": age["cs5"],
+            "gender_accuracy": gender["gender_accuracy"]}
+
+
+def evaluate_predictions(table: pd.DataFrame) -> dict:
+    """All figures for one table of predictions (see the module docstring)."""
+    result = {**age_scores(table["age"], table["pred_age"]), **gender_scores(table["gender"], table["p_female"])}
+    if {"age_low", "age_high"} <= set(table.columns):
+        inside = (table["age_low"] <= table["age"]) & (table["age"] <= table["age_high"])
+        result["age_interval_coverage"] = float(inside.mean()) if len(table) else None
+        result["age_interval_mean_width"] = float((table["age_high"] - table["age_low"]).mean()) if len(table) else None
+    groups = pd.Series(age_group(table["age"]), index=table.index)
+    result["by_age_group"] = {label: _group_scores(table[groups == label]) for label in AGE_GROUP_LABELS}
+    result["by_gender"] = {name: _group_scores(table[table["gender"] == code]) for code, name in enumerate(GENDERS)}
+    race = table["race"].astype("Int64")
+    result["by_race"] = {name: _group_scores(table[race == code]) for code, name in enumerate(RACES)}
+    if race.isna().any():
+        result["by_race"]["unknown"] = _group_scores(table[race.isna()])
+    return result
+
+
+def age_group_confusion(true_ages, pred_ages) -> pd.DataFrame:
+    """Counts of (true age group, predicted age group), every group on both axes."""
+    true_groups = pd.Categorical(age_group(true_ages), categories=AGE_GROUP_LABELS)
+    pred_groups = pd.Categorical(age_group(np.clip(pred_ages, 0, None)), categories=AGE_GROUP_LABELS)
+    return pd.crosstab(true_groups, pred_groups, dropna=False).rename_axis(index="true", columns="predicted")
+
+
+def format_metrics(result: dict) -> str:
+    """The evaluation as readable tables."""
+    pct = lambda v: "-" if v is None else f"{100 * v:5.1f}%"  # noqa: E731
+    num = lambda v: "-" if v is None else f"{v:5.2f}"  # noqa: E731
+    lines = [
+        f"test images        {result['n']}",
+        f"age MAE            {num(result['age_mae'])} years",
+        f"age RMSE           {num(result['age_rmse'])} years",
+        f"CS@5               {pct(result['cs5'])}",
+        f"gender accuracy    {pct(result['gender_accuracy'])}",
+        f"gender P / R / F1  {pct(result['gender_precision'])} / {pct(result['gender_recall'])} / "
+        f"{pct(result['gender_f1'])}  (female = positive)",
+    ]
+    if result.get("age_interval_coverage") is not None:
+        lines.append(f"age range holds    {pct(result['age_interval_coverage'])} of true ages "
+                     f"(mean width {result['age_interval_mean_width']:.1f} years)")
+    if result.get("images_per_second"):
+        lines.append(f"throughput         {result['images_per_second']:.0f} images/s (model only, batched)")
+    for key, title in (("by_age_group", "age group"), ("by_gender", "gender"), ("by_race", "race")):
+        lines += ["", f"{title:<12} {'n':>6} {'MAE':>6} {'CS@5':>7} {'gender acc':>11}"]
+        for name, row in result[key].items():
+            lines.append(f"{name:<12} {row['n']:>6} {num(row['age_mae']):>6} {pct(row['cs5']):>7} "
+                         f"{pct(row['gender_accuracy']):>11}")
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""The model folder's manifest: its schema, the files with their SHA-256, the model's settings.
+
+``manifest.json`` is written by :mod:`faceage_lib.training.export` and checked before anything
+is loaded, so a missing, truncated, swapped or incompatible file fails with a clear
+:class:`ModelFileError` instead of a crash. Schema 2::
+
+    {"schema_version": 2,
+     "files": {"model.tflite": {"sha256": ..., "bytes": ...}, ...},
+     "input": {"shape": [null, S, S, 3], "dtype": "float32", "range": [0, 255], "crop": ...},
+     "output": {"shape": [null, 118], "age_probs": [0, 117], "p_female": 117},
+     "interval_mass": ..., ...}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from ..config import MAX_AGE, model_dir as default_model_dir
+from ..errors import ModelFileError
+
+MANIFEST = "manifest.json"
+SCHEMA_VERSION = 2
+#: The settings loading needs, each with a check of its value.
+REQUIRED = {
+    "interval_mass": lambda v: isinstance(v, (int, float)) and 0 < v < 1,
+    "input": lambda v: isinstance(v, dict) and _is_crop_shape(v.get("shape")) and v.get("dtype") == "float32"
+    and v.get("range") == [0, 255],
+    "output": lambda v: isinstance(v, dict) and v.get("shape") == [None, MAX_AGE + 2]
+    and v.get("age_probs") == [0, MAX_AGE + 1] and v.get("p_female") == MAX_AGE + 1,
+}
+
+
+def _is_crop_shape(shape) -> bool:
+    return (isinstance(shape, list) and len(shape) == 4 and shape[0] is None and shape[3] == 3
+            and isinstance(shape[1], int) and shape[1] == shape[2] and shape[1] >= 8)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_io(img_size: int) -> dict:
+    """The ``input`` and ``output`` entries of a manifest for a model on ``img_size`` crops."""
+    return {
+        "input": {"shape": [None, img_size, img_size, 3], "dtype": "float32", "range": [0, 255],
+                  "crop": "faceage_lib.inference.crop.crop_face (RGB, eyes level)"},
+        "output": {"shape": [None, MAX_AGE + 2], "age_probs": [0, MAX_AGE + 1], "p_female": MAX_AGE + 1},
+    }
+
+
+def check_manifest(manifest: dict, where: Path) -> dict:
+    """Raise :class:`ModelFileError` unless ``manifest`` follows schema :data:`SCHEMA_VERSION`."""
+    version = manifest.get("schema_version") if isinstance(manifest, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ModelFileError(
+            f"{where} has manifest schema {version!r}; this faceage reads schema {SCHEMA_VERSION}. "
+            "Re-export the model with this version (`faceage train`), or install the faceage that made it.")
+    for key, valid in REQUIRED.items():
+        if key not in manifest:
+            raise ModelFileError(f"{where} lacks {key!r}: it is not a complete faceage model manifest")
+        if not valid(manifest[key]):
+            raise ModelFileError(f"{where} has an invalid {key!r}: {manifest[key]!r}")
+    if not isinstance(manifest.get("files"), dict):
+        raise ModelFileError(f"{where} lists no files")
+    return manifest
+
+
+def img_size(manifest: dict) -> int:
+    """The side of the square crops the model takes."""
+    return int(manifest["input"]["shape"][1])
+
+
+def verified_model(model_dir: str | os.PathLike | None = None, file: str = "model.tflite") -> tuple[Path, dict]:
+    """Path of ``file`` in ``model_dir`` (default: :func:`faceage_lib.config.model_dir`) and its
+    manifest, both checked."""
+    folder = Path(model_dir) if model_dir else default_model_dir()
+    if folder.is_file():  # a path to the model file itself
+        folder, file = folder.parent, folder.name
+    if not folder.exists():
+        raise ModelFileError(f"{folder}: no such model folder")
+    manifest_path = folder / MANIFEST
+    if not manifest_path.is_file():
+        raise ModelFileError(f"{manifest_path} is missing: {folder} is not a faceage model folder")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (ValueError, OSError):
+        raise ModelFileError(f"{manifest_path} is damaged: it is not valid JSON") from None
+    check_manifest(manifest, manifest_path)
+    expected = manifest["files"].get(file)
+    if not isinstance(expected, dict) or "sha256" not in expected:
+        raise ModelFileError(f"{manifest_path} does not list {file}")
+    path = folder / file
+    if not path.is_file():
+        raise ModelFileError(f"{path} is missing (the manifest lists it); reinstall or re-export the model")
+    if sha256(path) != expected["sha256"]:
+        raise ModelFileError(
+            f"{path} does not match its checksum in {MANIFEST}: the file is corrupt or was replaced. "
+            "Reinstall faceage, or re-export the model with `faceage train`."
+        )
+    return path, manifest

@@ -1,0 +1,143 @@
+"""The app in a real browser: headless Chromium (Debian's /usr/bin/chromium) driven by Playwright.
+
+Uploads the astronaut photo, waits for the annotated photo and the table, checks one face,
+tries the consent-gated feedback, and saves screenshots (desktop and phone width) to tmp_path
+and, when ``FACEAGE_SCREENSHOT`` is set, to that path (the phone one beside it, ``-phone``).
+
+Needs: ``apt-get install -y chromium`` and ``pip install playwright`` (no ``playwright install``:
+Playwright drives the system Chromium and downloads nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 60_000
+
+if not CHROMIUM.is_file():
+    if os.environ.get("FACEAGE_REQUIRE_BROWSER"):  # set by .ci/run: there the test must run
+        pytest.fail(f"{CHROMIUM} is missing and FACEAGE_REQUIRE_BROWSER is set", pytrace=False)
+    pytest.skip(f"{CHROMIUM} is missing (Debian: apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
+skimage_data = pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def server(app_server):
+    """(url, feedback store) of the app on the tiny model (see conftest.py)."""
+    return app_server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def save_screenshot(page, tmp_path: Path, name: str) -> Path:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    target = os.environ.get("FACEAGE_SCREENSHOT")
+    if target:
+        target = Path(target)
+        if name != "desktop":
+            target = target.with_name(f"{target.stem}-{name}{target.suffix or '.png'}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return path
+
+
+def test_upload_astronaut_shows_one_face(server, browser, tmp_path):
+    url, store = server
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(skimage_data.astronaut()).save(photo, quality=90)
+    expect = sync_api.expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    offsite = []
+    page.on("request", lambda request: None if request.url.startswith(url) or request.url.startswith("data:")
+            else offsite.append(request.url))
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    expect(page.get_by_role("heading", name="Age and gender from a face photo")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.locator("#faceage-intro")).to_contain_text("UTKFace")
+    expect(page.locator("#faceage-intro")).to_contain_text("non-commercial")
+
+    page.locator("#faceage-photo input[type=file]").set_input_files(str(photo))
+
+    result = page.locator("#faceage-result img")
+    expect(result).to_be_visible(timeout=TIMEOUT_MS)
+    expect(result).to_have_attribute("src", re.compile(r"\S"), timeout=TIMEOUT_MS)
+    rows = page.locator("#faceage-table [role=grid] [role=row][data-index]")
+    expect(rows).to_have_count(1, timeout=TIMEOUT_MS)  # one face
+    expect(page.locator("#faceage-message")).to_contain_text("Found 1 face")
+    expect(page.locator("#faceage-table [data-testid=cell-0-0]")).to_have_text("1")
+    expect(page.locator("#faceage-table [data-testid=cell-0-3]")).to_have_text(re.compile(r"^\s*(female|male)\s*$"))
+    expect(page.locator("#faceage-table [data-testid=cell-0-2]")).to_have_text(re.compile(r"^\s*\d+-\d+\s*$"))
+    page.wait_for_function("() => { const i = document.querySelector('#faceage-result img');"
+                           " return i && i.complete && i.naturalWidth > 0; }", timeout=TIMEOUT_MS)
+    desktop = save_screenshot(page, tmp_path, "desktop")
+    assert desktop.stat().st_size > 20_000
+
+    # feedback: nothing is stored until the consent box is ticked
+    page.get_by_text("Help improve the model (optional)").click()
+    page.locator("#faceage-consent input[type=checkbox]").check()
+    page.locator("#faceage-send").click()  # consent but no age: an empty field is not "0 years"
+    expect(page.locator("#faceage-feedback-message")).to_contain_text("Enter the real age", timeout=TIMEOUT_MS)
+    page.locator("#faceage-consent input[type=checkbox]").uncheck()
+    page.locator("#faceage-true-age").locator("input, textarea").fill("40")
+    page.locator("#faceage-send").click()
+    expect(page.locator("#faceage-feedback-message")).to_contain_text("Nothing was stored", timeout=TIMEOUT_MS)
+    assert store.count() == 0
+    page.locator("#faceage-consent input[type=checkbox]").check()
+    page.locator("#faceage-send").click()
+    expect(page.locator("#faceage-feedback-message")).to_contain_text("Thank you", timeout=TIMEOUT_MS)
+    expect(page.locator("#faceage-consent input[type=checkbox]")).not_to_be_checked()  # per entry
+    (entry,) = store.entries()
+    assert entry.true_age == 40
+
+    # an example photo: a cat, no face
+    page.get_by_role("button", name="A cat (no face)").click()
+    expect(page.locator("#faceage-message")).to_contain_text("No face found", timeout=TIMEOUT_MS)
+    expect(rows).to_have_count(0, timeout=TIMEOUT_MS)
+
+    page.close()
+    assert not errors, errors
+    assert not offsite, f"the page fetched from other sites: {offsite}"
+
+
+def test_phone_layout(server, browser, tmp_path):
+    """On a phone-sized screen the columns stack and nothing needs sideways scrolling."""
+    url, _ = server
+    photo = tmp_path / "astronaut.jpg"
+    Image.fromarray(skimage_data.astronaut()).save(photo, quality=90)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(url)
+    page.locator("#faceage-photo input[type=file]").set_input_files(str(photo))
+    rows = page.locator("#faceage-table [role=grid] [role=row][data-index]")
+    sync_api.expect(rows).to_have_count(1, timeout=TIMEOUT_MS)
+    page.wait_for_function("() => { const i = document.querySelector('#faceage-result img');"
+                           " return i && i.complete && i.naturalWidth > 0; }", timeout=TIMEOUT_MS)
+    sync_api.expect(page.locator("#faceage-message")).to_contain_text("Found 1 face")
+    wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .map(e => `${e.tagName}#${e.id}.${e.className}`).slice(-5)""")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 391, f"the page is {width} px wide on a 390 px phone screen: {wide}"  # 1 px: rounding
+    photo_box = page.locator("#faceage-photo").bounding_box()
+    result_box = page.locator("#faceage-result").bounding_box()
+    assert result_box["y"] >= photo_box["y"] + photo_box["height"] - 1  # stacked, not side by side
+    save_screenshot(page, tmp_path, "phone")
+    page.close()

@@ -1,0 +1,215 @@
+"""The consented feedback store: validation, export for training, delete, location, threads."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from faceage_lib import cli
+from faceage_lib.training.utkface import parse_name
+from faceage_lib.app.feedback import FeedbackStore, check_true_age
+
+
+def smooth_crop(seed: int, size: int = 64) -> np.ndarray:
+    """A distinct, smooth RGB crop (survives JPEG nearly unchanged)."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (4, 4, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(base).resize((size, size), Image.BILINEAR))
+
+
+def entry(store: FeedbackStore, seed: int = 0, **overrides) -> int:
+    values = dict(crop=smooth_crop(seed), predicted_age=31.4, predicted_gender="female", gender_prob=0.91,
+                  true_age=35, consent=True)
+    values.update(overrides)
+    return store.add(**values)
+
+
+@pytest.fixture
+def store(tmp_path) -> FeedbackStore:
+    return FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}")
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("consent", [False, None, 0, 1, "yes", "True"])
+def test_nothing_is_stored_without_consent(store, consent):
+    with pytest.raises(ValueError, match="consent"):
+        entry(store, consent=consent)
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("age", [-1, 121, 3.5, "abc", "", None, True, float("nan"), [30], 1e9])
+def test_true_age_must_be_a_whole_number_from_0_to_120(store, age):
+    with pytest.raises(ValueError, match="true age"):
+        entry(store, true_age=age)
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("age, stored", [(0, 0), (120, 120), (35.0, 35), ("42", 42), (np.int64(7), 7)])
+def test_valid_true_ages(store, age, stored):
+    entry_id = entry(store, true_age=age)
+    assert [e.true_age for e in store.entries() if e.id == entry_id] == [stored]
+    assert check_true_age(age) == stored
+
+
+@pytest.mark.parametrize("crop", [
+    np.zeros((32, 32, 3), np.float32),  # not uint8
+    np.zeros((32, 32), np.uint8),  # grayscale
+    np.zeros((32, 32, 4), np.uint8),  # RGBA
+    np.zeros((0, 32, 3), np.uint8),  # no pixels
+    np.zeros((2000, 32, 3), np.uint8),  # far larger than any model input
+    np.zeros((4, 32, 32, 3), np.uint8),  # a batch, not one crop
+    [[[0, 0, 0]]],  # not an array
+    b"\xff\xd8 not a crop",
+    None,
+])
+def test_bad_crops_are_refused(store, crop):
+    with pytest.raises(ValueError, match="crop"):
+        entry(store, crop=crop)
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("field, value", [
+    ("predicted_gender", "x"), ("predicted_gender", None), ("true_gender", "unknown"),
+    ("gender_prob", 1.5), ("gender_prob", "high"), ("predicted_age", float("inf")),
+])
+def test_bad_predictions_and_genders_are_refused(store, field, value):
+    with pytest.raises(ValueError, match=field):
+        entry(store, **{field: value})
+    assert store.count() == 0
+
+
+def test_entries_hold_what_was_given(store):
+    crop = smooth_crop(3, size=48)
+    first = entry(store, crop=crop, predicted_age=20.5, predicted_gender="male", gender_prob=0.6,
+                  true_age=22, true_gender="female")
+    second = entry(store, seed=4, true_gender="")
+    assert second > first
+    one, two = store.entries()
+    assert (one.id, one.predicted_age, one.predicted_gender, one.gender_prob, one.true_age, one.true_gender) == \
+        (first, 20.5, "male", 0.6, 22, "female")
+    assert one.gender == "female" and one.crop_size == (48, 48)
+    assert two.true_gender is None and two.gender == "female"  # falls back to the prediction
+    assert one.created_at.tzinfo is not None
+    np.testing.assert_array_equal(store.crop(first), crop)  # stored losslessly
+    with pytest.raises(KeyError):
+        store.crop(10_000)
+
+
+# --------------------------------------------------------------------------- export and delete
+
+
+def test_export_round_trip(store, tmp_path):
+    given = {  # id -> (crop, true age, expected UTKFace gender code)
+        entry(store, seed=1, true_age=1, predicted_gender="male"): (smooth_crop(1), 1, 0),
+        entry(store, seed=2, true_age=34, predicted_gender="male", true_gender="female"): (smooth_crop(2), 34, 1),
+        entry(store, seed=3, true_age=116, predicted_gender="female"): (smooth_crop(3), 116, 1),
+        entry(store, seed=4, true_age=60, predicted_gender="female", true_gender="male"): (smooth_crop(4), 60, 0),
+    }
+    out = tmp_path / "export"
+    written = store.export(out)
+    assert len(written) == len(given)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)
+    for path in written:
+        age, gender, race = parse_name(path.name)
+        entry_id = int(Path(path.name).stem.rsplit("_", 1)[1])
+        crop, true_age, gender_code = given[entry_id]
+        assert (age, gender, race) == (true_age, gender_code, None)
+        assert path.suffix == ".jpg"
+        pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+        assert pixels.shape == crop.shape
+        assert np.abs(pixels - crop).mean() < 3  # JPEG, quality 95
+    assert sorted(store.export(out)) == sorted(written)  # exporting again: the same files
+    assert len(list(out.iterdir())) == len(given)
+
+
+def test_export_skips_ages_utkface_cannot_name(store, tmp_path):
+    """UTKFace's labels are 1-116: an infant of 0 or a person over 116 cannot be named so."""
+    entry(store, true_age=0)
+    entry(store, true_age=117)
+    kept = entry(store, true_age=50)
+    written = store.export(tmp_path / "out")
+    assert [p.name.split("_")[0] for p in written] == ["50"]
+    assert written[0].stem.endswith(f"_{kept}")
+
+
+def test_delete(store, tmp_path):
+    keep, remove = entry(store, seed=1, true_age=20), entry(store, seed=2, true_age=40)
+    assert store.delete(remove) is True
+    assert store.delete(remove) is False
+    assert store.delete(99_999) is False
+    assert [e.id for e in store.entries()] == [keep] and store.count() == 1
+    assert [parse_name(p.name)[0] for p in store.export(tmp_path / "out")] == [20]
+
+
+def test_cli_export_and_delete(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("FACEAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FACEAGE_DB_URL", raising=False)
+    entry_id = entry(FeedbackStore(), true_age=30)
+    assert cli.main(["feedback", "export", "--out", str(tmp_path / "out")]) == 0
+    assert "1 crops written" in capsys.readouterr().out
+    assert cli.main(["feedback", "delete", "--id", str(entry_id)]) == 0
+    assert cli.main(["feedback", "delete", "--id", str(entry_id)]) == 1
+    assert "no feedback entry" in capsys.readouterr().err
+    assert FeedbackStore().count() == 0
+
+
+# --------------------------------------------------------------------------- where it lives
+
+
+def test_default_database_is_under_faceage_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEAGE_HOME", str(tmp_path / "faceage"))
+    monkeypatch.delenv("FACEAGE_DB_URL", raising=False)
+    store = FeedbackStore()
+    assert store.url.get_backend_name() == "sqlite"
+    assert Path(store.url.database) == tmp_path / "faceage" / "feedback.db"
+    entry(store)
+    assert (tmp_path / "faceage" / "feedback.db").is_file()
+    assert FeedbackStore().count() == 1  # a new store on the same file sees the entry
+
+
+def test_default_database_without_faceage_home(monkeypatch, tmp_path):
+    for name in ("FACEAGE_HOME", "FACEAGE_DB_URL", "XDG_DATA_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    store = FeedbackStore()
+    assert Path(store.url.database) == tmp_path / ".local" / "share" / "faceage" / "feedback.db"
+
+
+def test_database_url_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEAGE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FACEAGE_DB_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    entry(FeedbackStore())
+    assert (tmp_path / "elsewhere.db").is_file()
+    assert not (tmp_path / "home" / "feedback.db").exists()
+
+
+# --------------------------------------------------------------------------- threads
+
+
+@pytest.mark.parametrize("url", ["file", "sqlite://"])
+def test_concurrent_adds_are_all_stored_once(tmp_path, url):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}" if url == "file" else url)
+    n = 100
+    start = threading.Barrier(20)
+
+    def add(i: int) -> int:
+        if i < 20:
+            start.wait()  # the first 20 start together
+        crop = np.full((16, 16, 3), (i, 255 - i, 7), np.uint8)  # encodes i
+        return store.add(crop, 30.0, "male", 0.8, true_age=i % 121, consent=True)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        ids = list(pool.map(add, range(n)))
+    assert len(set(ids)) == n
+    assert store.count() == n
+    entries = store.entries()
+    assert sorted(e.id for e in entries) == sorted(ids)
+    assert sorted(int(store.crop(e.id)[0, 0, 0]) for e in entries) == list(range(n))
+    assert sorted(e.true_age for e in entries) == list(range(n))

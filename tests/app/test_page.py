@@ -1,0 +1,239 @@
+"""The app: its prediction function, drawing, feedback, and the running server via gradio_client."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from faceage_lib.app.drawing import PALETTE, draw_faces, fit_for_display
+from faceage_lib.app.page import analyze_photo, save_feedback, table_rows
+from faceage_lib.app.feedback import FeedbackStore
+from faceage_lib.inference.predictor import FaceResult
+
+skimage_data = pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def photo_files(tmp_path_factory, astronaut) -> dict:
+    folder = tmp_path_factory.mktemp("photos")
+    files = {"astronaut": folder / "astronaut.png", "cat": folder / "cat.png", "text": folder / "notes.jpg"}
+    Image.fromarray(astronaut).save(files["astronaut"])
+    Image.fromarray(skimage_data.chelsea()).save(files["cat"])  # no face
+    files["text"].write_bytes(b"this is not a photo\n" * 10)
+    return files
+
+
+def jpeg_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- the prediction function
+
+
+def test_astronaut_one_face_boxed(predictor, astronaut):
+    annotated, rows, message = analyze_photo(predictor, astronaut)
+    assert annotated.shape == astronaut.shape and annotated.dtype == np.uint8
+    assert len(rows) == 1 and "1 face" in message
+    number, age, age_range, gender, probability = rows[0]
+    assert number == 1 and gender in ("female", "male") and probability.endswith("%")
+    low, high = (int(v) for v in age_range.split("-"))
+    assert low <= int(age) <= high
+    face = predictor.predict(astronaut)[0]
+    x1, y1, x2, y2 = face.box
+    # the box is drawn in the first palette colour along the face's left edge ...
+    edge = annotated[y1 + 5:y2 - 5, x1].astype(int)
+    assert np.abs(edge - PALETTE[0]).max() <= 2
+    # ... and the picture away from the box and label is untouched
+    np.testing.assert_array_equal(annotated[400:, :100], astronaut[400:, :100])
+
+
+@pytest.mark.parametrize("source", ["array", "jpeg bytes", "file", "pil"])
+def test_every_input_kind(predictor, astronaut, photo_files, source):
+    image = {"array": astronaut, "jpeg bytes": jpeg_bytes(astronaut), "file": str(photo_files["astronaut"]),
+             "pil": Image.fromarray(astronaut)}[source]
+    annotated, rows, _ = analyze_photo(predictor, image)
+    assert annotated is not None and len(rows) == 1
+
+
+@pytest.mark.parametrize("blank", [np.full((300, 400, 3), 255, np.uint8), np.zeros((64, 64), np.uint8)])
+def test_no_face(predictor, blank):
+    annotated, rows, message = analyze_photo(predictor, blank)
+    assert rows == []
+    assert "No face found" in message
+    assert annotated is not None  # the photo itself, to show what was looked at
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"this is not a photo", "not an image"),
+    (b"", "not an image"),
+    ("truncated", "truncated"),
+])
+def test_bad_files_give_a_message_not_an_exception(predictor, astronaut, data, reason):
+    if data == "truncated":
+        whole = jpeg_bytes(astronaut)
+        data = whole[: len(whole) // 2]
+    annotated, rows, message = analyze_photo(predictor, data)
+    assert annotated is None and rows == []
+    assert "could not be read as a photo" in message and reason in message
+    assert "Traceback" not in message
+
+
+def test_nothing_given(predictor):
+    annotated, rows, message = analyze_photo(predictor, None)
+    assert annotated is None and rows == [] and "photo" in message
+
+
+def test_missing_and_bad_files_by_path(predictor, photo_files, tmp_path):
+    _, rows, message = analyze_photo(predictor, str(photo_files["text"]))
+    assert rows == [] and "not an image" in message
+    _, rows, message = analyze_photo(predictor, str(tmp_path / "missing.jpg"))
+    assert rows == [] and "no such file" in message
+
+
+def fake_face(box, age=34.2, low=29, high=41, gender="female", prob=0.87) -> FaceResult:
+    return FaceResult(box=box, score=0.9, age=age, age_low=low, age_high=high, gender=gender, gender_prob=prob)
+
+
+def test_table_rows():
+    faces = [fake_face((0, 0, 10, 10)), fake_face((20, 0, 30, 10), 61.6, 50, 70, "male", 0.55)]
+    assert table_rows(faces) == [[1, "34", "29-41", "female", "87%"], [2, "62", "50-70", "male", "55%"]]
+
+
+@pytest.mark.parametrize("size", [(90, 120), (600, 800), (4000, 6000)])
+def test_labels_scale_with_the_photo(size):
+    height, width = size
+    image = np.full((height, width, 3), 128, np.uint8)
+    box = (width // 3, height // 3, width // 2, height // 2)
+    drawn = draw_faces(image, [fake_face(box)])
+    shown = fit_for_display(image)
+    assert drawn.shape == shown.shape
+    assert 480 <= max(drawn.shape[:2]) <= 1600  # tiny photos enlarged, huge ones reduced
+    # the label's background: at least 12 px tall, and about the same share of every picture
+    label_rows = np.flatnonzero((np.abs(drawn.astype(int) - PALETTE[0]).max(axis=2) <= 2).sum(axis=1) > 30)
+    assert len(label_rows) >= 12
+    assert 0.02 < len(label_rows) / drawn.shape[0] < 0.12
+
+
+def test_labels_stay_inside_the_picture():
+    image = np.full((200, 200, 3), 60, np.uint8)
+    faces = [fake_face((0, 0, 40, 40)), fake_face((170, 170, 200, 200), age=99.4, low=80, high=116)]
+    drawn = draw_faces(image, faces)
+    assert drawn.shape == (480, 480, 3)
+    assert (np.abs(drawn.astype(int) - PALETTE[1]).max(axis=2) <= 2).sum() > 100  # 2nd label drawn
+
+
+def test_save_feedback_needs_consent_and_a_face(tmp_path, predictor, astronaut):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    analysis = predictor.analyze(astronaut)
+    faces, crops = analysis.faces, analysis.crops
+    assert save_feedback(store, faces, crops, 1, 40, "not given", False)[0] is False
+    assert save_feedback(store, [], crops[:0], 1, 40, "female", True)[0] is False
+    assert save_feedback(store, faces, crops, 2, 40, "female", True)[0] is False  # no face 2
+    stored, message = save_feedback(store, faces, crops, 1, 130, "female", True)
+    assert not stored and "0 to 120" in message
+    for empty in (None, "", "  "):
+        stored, message = save_feedback(store, faces, crops, 1, empty, "female", True)
+        assert not stored and "Enter the real age" in message
+    assert store.count() == 0
+    stored, message = save_feedback(store, faces, crops, 1, 40, "not given", True)
+    assert stored and "Thank you" in message
+    (saved,) = store.entries()
+    assert saved.true_age == 40 and saved.true_gender is None
+    assert saved.predicted_age == faces[0].age and saved.predicted_gender == faces[0].gender
+    np.testing.assert_array_equal(store.crop(saved.id), crops[0])  # the crop, not the photo
+
+
+# --------------------------------------------------------------------------- the running app
+
+
+@pytest.fixture(scope="module")
+def server(app_server):
+    """(url, feedback store) of the app on the tiny model (see conftest.py)."""
+    return app_server
+
+
+def client(url: str):
+    from gradio_client import Client
+
+    return Client(url, verbose=False, analytics_enabled=False, download_files=False, max_workers=50)
+
+
+def test_app_analyze(server, photo_files):
+    from gradio_client import handle_file
+
+    url, _ = server
+    annotated, table, message, dropdown, _ = client(url).predict(handle_file(str(photo_files["astronaut"])),
+                                                                 api_name="/analyze")
+    assert len(table["data"]) == 1 and table["headers"][:2] == ["Face", "Age"]
+    assert "1 face" in message
+    assert annotated is not None and dropdown["value"] == 1
+
+
+def test_app_bad_file_and_no_face(server, photo_files):
+    from gradio_client import handle_file
+
+    url, _ = server
+    app = client(url)
+    annotated, table, message, _, _ = app.predict(handle_file(str(photo_files["text"])), api_name="/analyze")
+    assert annotated is None and table["data"] == [] and "could not be read" in message
+    annotated, table, message, _, _ = app.predict(handle_file(str(photo_files["cat"])), api_name="/analyze")
+    assert annotated is not None and table["data"] == [] and "No face found" in message
+
+
+def test_app_50_concurrent_predictions(server, photo_files):
+    """Requests overlap in the queue; each gets the answer for its own photo."""
+    from gradio_client import handle_file
+
+    url, _ = server
+    app = client(url)
+    names = ["astronaut" if i % 5 else "cat" for i in range(50)]
+    jobs = [app.submit(handle_file(str(photo_files[name])), api_name="/analyze") for name in names]
+    results = [job.result(timeout=120) for job in jobs]
+    for name, (annotated, table, message, _, _) in zip(names, results):
+        assert annotated is not None
+        if name == "astronaut":
+            assert len(table["data"]) == 1 and "1 face" in message
+        else:
+            assert table["data"] == [] and "No face" in message
+
+
+def test_app_100_concurrent_feedback_submissions(server, photo_files):
+    from gradio_client import handle_file
+
+    url, store = server
+    app = client(url)
+    before = {e.id for e in store.entries()}
+    app.predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")  # the session's faces
+    jobs = [app.submit(1, age, "female" if age % 2 else "not given", True, api_name="/feedback")
+            for age in range(100)]
+    messages = [job.result(timeout=120)[0] for job in jobs]
+    assert all(m.startswith("Thank you") for m in messages), messages
+    new = [e for e in store.entries() if e.id not in before]
+    assert len(new) == 100 and len({e.id for e in new}) == 100
+    assert sorted(e.true_age for e in new) == list(range(100))  # each stored once
+    assert {e.true_gender for e in new if e.true_age % 2} == {"female"}
+    assert {e.true_gender for e in new if not e.true_age % 2} == {None}
+
+
+def test_app_feedback_needs_consent_and_a_photo_in_this_session(server, photo_files):
+    from gradio_client import handle_file
+
+    url, store = server
+    count = store.count()
+    fresh = client(url)  # a session that analysed nothing
+    message, _ = fresh.predict(1, 30, "male", True, api_name="/feedback")
+    assert "Analyse a photo" in message
+    fresh.predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")
+    message, _ = fresh.predict(1, 30, "male", False, api_name="/feedback")
+    assert "consent" in message
+    message, _ = fresh.predict(1, 3.5, "male", True, api_name="/feedback")
+    assert "whole number" in message
+    assert store.count() == count
+    message, consent_after = fresh.predict(1, 30, "male", True, api_name="/feedback")
+    assert message.startswith("Thank you") and consent_after is False  # consent is per entry
+    assert store.count() == count + 1

@@ -1,0 +1,46 @@
+"""The inference half stands alone: a prediction loads no training, evaluation or app code and
+none of the heavy libraries, and ``faceage predict`` starts without them too."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+FORBIDDEN_LIBRARIES = ("tensorflow", "keras", "pandas", "gradio", "sqlalchemy", "matplotlib", "seaborn", "jax",
+                       "torch", "kagglehub")
+FORBIDDEN_PARTS = ("faceage_lib.training", "faceage_lib.evaluation", "faceage_lib.app")
+
+PROBE = """
+import json, sys
+import numpy as np
+from faceage_lib import Predictor
+predictor = Predictor(sys.argv[1])
+faces = predictor.predict(np.full((120, 160, 3), 128, np.uint8))
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def _loaded_after(code: str, *args: str) -> list[str]:
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _offenders(modules: list[str]) -> list[str]:
+    return [m for m in modules
+            if m.split(".")[0] in FORBIDDEN_LIBRARIES or m.startswith(FORBIDDEN_PARTS)]
+
+
+def test_a_prediction_imports_only_the_inference_half(tiny_model_dir):
+    modules = _loaded_after(PROBE, str(tiny_model_dir))
+    assert "faceage_lib.inference.predictor" in modules  # the probe did run
+    assert _offenders(modules) == []
+
+
+def test_the_cli_parser_imports_nothing_heavy():
+    code = ("import json, sys\nfrom faceage_lib.cli import build_parser\nbuild_parser()\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    modules = _loaded_after(code)
+    light = {"faceage_lib.training", "faceage_lib.training.config"}  # the TrainConfig dataclass, for the options
+    assert [m for m in _offenders(modules) if m not in light] == []
+    assert not any(m.startswith("faceage_lib.inference") for m in modules)

@@ -1,0 +1,118 @@
+"""faceage_lib.inference.detectors and faceage_lib.inference.crop on public-domain photos from scikit-image.
+
+``skimage.data.astronaut()`` (Eileen Collins, NASA, public domain) has one face at about
+(177, 79)-(273, 175); ``skimage.data.chelsea()`` is a cat.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data as samples
+
+from faceage_lib.inference.crop import eye_angle
+from faceage_lib.inference.detectors import LANDMARKS, Face
+
+def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+
+
+# --------------------------------------------------------------------------- detector
+
+
+def test_astronaut_has_one_face(detector, astronaut, astronaut_box):
+    faces = detector.detect(astronaut)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.score > 0.8
+    np.testing.assert_allclose(face.box, astronaut_box, atol=10)
+    assert face.landmarks.shape == (len(LANDMARKS), 2) == (6, 2)
+    x1, y1, x2, y2 = face.box
+    eyes_nose_mouth, ears = face.landmarks[:4], face.landmarks[4:]
+    assert np.all((eyes_nose_mouth[:, 0] > x1) & (eyes_nose_mouth[:, 0] < x2))
+    assert np.all((eyes_nose_mouth[:, 1] > y1) & (eyes_nose_mouth[:, 1] < y2))
+    # the ear points (tragion) lie on the face's outline, at the box's sides
+    assert np.all((ears[:, 0] > x1 - 5) & (ears[:, 0] < x2 + 5))
+    assert np.all((ears[:, 1] > y1) & (ears[:, 1] < y2))
+
+
+def test_astronaut_landmarks_are_where_a_face_has_them(astronaut_face):
+    points = dict(zip(LANDMARKS, astronaut_face.landmarks))
+    assert points["right_eye"][0] < points["nose_tip"][0] < points["left_eye"][0]  # right eye on the left
+    eyes_y = (points["right_eye"][1] + points["left_eye"][1]) / 2
+    assert eyes_y < points["nose_tip"][1] < points["mouth"][1]
+    assert points["right_ear"][0] < points["right_eye"][0]
+    assert points["left_ear"][0] > points["left_eye"][0]
+    assert 0 < eye_angle(astronaut_face) < 20  # her head is tilted slightly
+
+
+def test_clipped_box():
+    face = Face(box=(-10.4, 5.6, 120.2, 300.0), score=0.9, landmarks=np.zeros((6, 2)))
+    assert face.clipped_box(100, 200) == (0, 6, 100, 200)
+    assert all(isinstance(v, int) for v in face.clipped_box(100, 200))
+    assert face.width == pytest.approx(130.6)
+
+
+@pytest.mark.parametrize("name, image", [
+    ("blank", np.full((480, 640, 3), 128, np.uint8)),
+    ("black", np.zeros((300, 300, 3), np.uint8)),
+    ("noise", np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)),
+    ("cat", samples.chelsea()),
+])
+def test_no_face(detector, name, image):
+    assert detector.detect(image) == []
+
+
+def test_tiny_images_do_not_crash(detector):
+    assert detector.detect(np.zeros((1, 1, 3), np.uint8)) == []
+    assert detector.detect(np.zeros((3, 500, 3), np.uint8)) == []
+
+
+def test_two_astronauts_side_by_side(detector, astronaut, astronaut_box):
+    twice = np.concatenate([astronaut, astronaut], axis=1)
+    faces = sorted(detector.detect(twice), key=lambda f: f.box[0])
+    assert len(faces) == 2
+    left, right = (np.array(f.box) for f in faces)
+    np.testing.assert_allclose(left, astronaut_box, atol=12)
+    np.testing.assert_allclose(right, np.add(astronaut_box, [512, 0, 512, 0]), atol=12)
+    assert all(f.score > 0.5 for f in faces)
+
+
+def test_min_score(detector, astronaut):
+    assert len(detector.detect(astronaut, min_score=0.5)) == 1
+    assert detector.detect(astronaut, min_score=0.999) == []
+
+
+def test_large_photo_box_scales(detector, astronaut, astronaut_face, astronaut_box):
+    """The astronaut upscaled to 4000 px: the same face, its box scaled by 4000 / 512."""
+    scale = 4000 / 512
+    big = cv2.resize(astronaut, (4000, 4000), interpolation=cv2.INTER_CUBIC)
+    faces = detector.detect(big)
+    assert len(faces) == 1
+    assert faces[0].score > 0.8
+    np.testing.assert_allclose(np.array(faces[0].box) / scale, astronaut_box, atol=10)
+    np.testing.assert_allclose(np.array(faces[0].box) / scale, astronaut_face.box, atol=3)
+    np.testing.assert_allclose(faces[0].landmarks / scale, astronaut_face.landmarks, atol=3)
+
+
+def test_rotated_photo_still_finds_the_face(detector, astronaut, astronaut_box):
+    """np.rot90 turns the photo 90 degrees counter-clockwise: (x, y) -> (y, 511 - x)."""
+    turned = np.ascontiguousarray(np.rot90(astronaut))
+    faces = detector.detect(turned)
+    assert len(faces) == 1
+    x1, y1, x2, y2 = astronaut_box
+    np.testing.assert_allclose(faces[0].box, (y1, 511 - x2, y2, 511 - x1), atol=10)
+
+
+def test_a_small_face_in_a_large_photo_is_found(detector, astronaut, astronaut_box):
+    """Full-range pass and tiles: a 96 px face in a 2400 x 1800 photo (4% of its width)."""
+    canvas = np.full((1800, 2400, 3), 200, np.uint8)
+    canvas[1100:1612, 1500:2012] = astronaut
+    faces = detector.detect(canvas)
+    assert len(faces) == 1
+    # found at about 12 px in a 192 px tile pass, so the box is coarser than for a close face
+    expected = np.add(astronaut_box, [1500, 1100, 1500, 1100])
+    centre = lambda box: np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])  # noqa: E731
+    np.testing.assert_allclose(centre(faces[0].box), centre(expected), atol=20)
+    assert faces[0].width == pytest.approx(96, rel=0.2)

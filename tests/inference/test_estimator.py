@@ -1,0 +1,78 @@
+"""faceage_lib.inference.estimator: the model on LiteRT, and the age range from a distribution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceage_lib.config import MAX_AGE
+from faceage_lib.inference.estimator import AgeGenderEstimator, age_from_distribution
+
+AGE_BINS = MAX_AGE + 1
+
+
+def _crops(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+# --------------------------------------------------------------------------- age and its range from a distribution
+
+
+def _one_hot(age: int, bins: int = AGE_BINS) -> np.ndarray:
+    probs = np.zeros((1, bins))
+    probs[0, age] = 1
+    return probs
+
+
+@pytest.mark.parametrize("mass", [0.5, 0.8, 0.99])
+def test_one_hot_distribution(mass):
+    age, low, high = age_from_distribution(_one_hot(37), mass)
+    assert age[0] == low[0] == high[0] == 37
+
+
+def test_uniform_distribution():
+    """Uniform over 0..116: expected 58; the central 80% runs from age 11 to age 105 (cdf 12/117, 106/117)."""
+    age, low, high = age_from_distribution(np.full((1, AGE_BINS), 1 / AGE_BINS), 0.8)
+    assert age[0] == pytest.approx(58)
+    assert (low[0], high[0]) == (11, 105)
+    assert (low[0] + high[0]) / 2 == pytest.approx(58)
+
+
+def test_two_point_distribution_and_normalisation():
+    probs = np.zeros((2, AGE_BINS))
+    probs[0, [20, 40]] = 0.5
+    probs[1, [20, 40]] = 3.0  # not normalised: the same distribution
+    age, low, high = age_from_distribution(probs, 0.8)
+    np.testing.assert_allclose(age, [30, 30])
+    np.testing.assert_array_equal(low, [20, 20])
+    np.testing.assert_array_equal(high, [40, 40])
+
+
+def test_interval_always_holds_the_expected_age():
+    probs = np.zeros((1, AGE_BINS))
+    probs[0, 10], probs[0, 100] = 0.95, 0.05  # expected 14.5, but the central 50% is just age 10
+    age, low, high = age_from_distribution(probs, 0.5)
+    assert age[0] == pytest.approx(14.5)
+    assert (low[0], high[0]) == (10, 14.5)
+
+
+def test_interval_widens_with_mass():
+    rng = np.random.default_rng(0)
+    probs = rng.random((5, AGE_BINS))
+    widths = [age_from_distribution(probs, m)[2] - age_from_distribution(probs, m)[1] for m in (0.5, 0.8, 0.95)]
+    assert np.all(widths[0] <= widths[1]) and np.all(widths[1] <= widths[2])
+
+
+def test_estimator_input_checks_and_flip(tiny_model_dir):
+    estimator = AgeGenderEstimator(tiny_model_dir)
+    with pytest.raises(ValueError, match=r"crops must be \(N, 32, 32, 3\)"):
+        estimator.predict(np.zeros((2, 64, 64, 3), np.uint8))
+    empty = estimator.predict(np.zeros((0, 32, 32, 3), np.uint8))
+    assert len(empty.age) == len(empty.p_female) == 0
+    crops = _crops(3, seed=9)
+    plain, mirrored = estimator.predict(crops), estimator.predict(crops[:, :, ::-1])
+    flipped = estimator.predict(crops, flip=True)
+    np.testing.assert_allclose(flipped.p_female, (plain.p_female + mirrored.p_female) / 2, atol=1e-5)
+    # batched and one by one agree
+    single = [estimator.predict(crops[i:i + 1]).age[0] for i in range(3)]
+    np.testing.assert_allclose(single, plain.age, atol=1e-4)

@@ -1,0 +1,67 @@
+"""faceage_lib.inference.detectors and faceage_lib.inference.crop on public-domain photos from scikit-image.
+
+``skimage.data.astronaut()`` (Eileen Collins, NASA, public domain) has one face at about
+(177, 79)-(273, 175); ``skimage.data.chelsea()`` is a cat.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as samples
+
+import faceage_lib.inference.crop
+import faceage_lib.inference.predictor
+import faceage_lib.training.crops
+from faceage_lib.inference.crop import crop_face, eye_angle
+from faceage_lib.inference.detectors import Face
+from faceage_lib.inference.images import load_image
+
+def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64))))
+
+
+# --------------------------------------------------------------------------- training uses the same crop
+
+
+def test_the_crop_function_is_the_one_training_uses():
+    assert faceage_lib.training.crops.crop_face is faceage_lib.inference.crop.crop_face
+    assert faceage_lib.inference.predictor.crop_face is faceage_lib.inference.crop.crop_face
+
+
+def test_build_crops_equals_inference_crop(tmp_path, detector, astronaut):
+    face_path, cat_path = tmp_path / "astronaut.png", tmp_path / "cat.jpg"
+    Image.fromarray(astronaut).save(face_path)
+    Image.fromarray(samples.chelsea()).save(cat_path, quality=90)
+    crops, detected = faceage_lib.training.crops.build_crops([str(face_path), str(cat_path)], 48, progress=False)
+    assert crops.shape == (2, 48, 48, 3) and crops.dtype == np.uint8
+    assert detected.tolist() == [True, False]
+    image = load_image(face_path)
+    np.testing.assert_array_equal(crops[0], crop_face(image, detector.detect(image)[0], 48))
+    # no face: the whole frame, as for an undetected UTKFace chip
+    cat = load_image(cat_path)
+    whole = Face.from_box((0, 0, cat.shape[1], cat.shape[0]))
+    assert whole.box == (0.0, 0.0, float(cat.shape[1]), float(cat.shape[0]))
+    assert eye_angle(whole) == 0
+    np.testing.assert_array_equal(crops[1], crop_face(cat, whole, 48))
+
+
+def test_crop_cache_is_built_once(tmp_path, astronaut, monkeypatch):
+    import pandas as pd
+
+    path = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(path)
+    table = pd.DataFrame({"path": [str(path)], "hash": ["h1"]})
+    first = faceage_lib.training.crops.load_or_build_crops(table, 32, tmp_path / "cache", progress=False)
+    assert (tmp_path / "cache" / "crops_32.npz").is_file()
+
+    def no_rebuild(*args, **kwargs):
+        raise AssertionError("crops rebuilt although cached")
+
+    monkeypatch.setattr(faceage_lib.training.crops, "build_crops", no_rebuild)
+    second = faceage_lib.training.crops.load_or_build_crops(table, 32, tmp_path / "cache", progress=False)
+    np.testing.assert_array_equal(second.rows(table), first.rows(table))
+    assert second.detected.tolist() == [True]
+    with pytest.raises(KeyError, match="no cached crop"):
+        second.rows(pd.DataFrame({"hash": ["unknown"]}))
