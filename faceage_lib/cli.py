@@ -189,7 +189,7 @@ def predict_records(predictor, files: list[Path], progress: bool) -> list[dict]:
 
 
 CSV_FIELDS = ("path", "face", "x1", "y1", "x2", "y2", "score", "age", "age_low", "age_high",
-              "gender", "gender_prob", "error")
+              "gender", "gender_prob", "p_female", "error")
 
 
 def write_csv(records: list[dict], stream) -> None:
@@ -202,7 +202,7 @@ def write_csv(records: list[dict], stream) -> None:
         for index, face in enumerate(record["faces"]):
             x1, y1, x2, y2 = face["box"]
             writer.writerow({"path": record["path"], "face": index, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                             **{k: face[k] for k in CSV_FIELDS[6:12]}, "error": ""})
+                             **{k: face[k] for k in CSV_FIELDS[6:-1]}, "error": ""})
 
 
 def run_predict(args) -> int:

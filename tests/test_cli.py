@@ -15,7 +15,7 @@ from skimage import data as samples
 from faceage_lib import cli
 from faceage_lib.training.utkface import read_manifest
 
-FACE_KEYS = {"box", "score", "age", "age_low", "age_high", "gender", "gender_prob"}
+FACE_KEYS = {"box", "score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female"}
 
 
 # --------------------------------------------------------------------------- faceage data
@@ -121,7 +121,7 @@ def test_cli_predict_csv(photo_tree, tiny_model_dir, capsys):
     assert code == 0
     reader = csv.DictReader(io.StringIO(out))
     assert reader.fieldnames == ["path", "face", "x1", "y1", "x2", "y2", "score", "age", "age_low", "age_high",
-                                 "gender", "gender_prob", "error"]
+                                 "gender", "gender_prob", "p_female", "error"]
     rows = {Path(row["path"]).name: row for row in reader}
     assert sorted(rows) == ["astronaut.png", "broken.jpg", "cat.jpg"]
     face = rows["astronaut.png"]

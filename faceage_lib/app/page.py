@@ -24,7 +24,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..config import INTERVAL_COVERAGE, assets_dir  # noqa: E402
+from ..config import GENDER_THRESHOLD, GENDERS, INTERVAL_COVERAGE, assets_dir  # noqa: E402
 from ..errors import ImageError  # noqa: E402
 from ..inference.predictor import Analysis, FaceResult, Predictor  # noqa: E402
 from .drawing import draw_faces, fit_for_display  # noqa: E402
@@ -146,7 +146,8 @@ def save_feedback(store: FeedbackStore, faces: Sequence[FaceResult], crops: np.n
     face = faces[number - 1]
     gender = None if true_gender in (None, "", GENDER_CHOICES[0]) else true_gender
     try:
-        entry = store.add(np.asarray(crops[number - 1]), face.age, face.gender, face.gender_prob,
+        leaning = GENDERS[int(face.p_female >= GENDER_THRESHOLD)]  # what the model leans to, even if uncertain
+        entry = store.add(np.asarray(crops[number - 1]), face.age, leaning, face.gender_prob,
                           true_age, consent=True, true_gender=gender)
     except ValueError as error:
         return False, f"Nothing was stored: {error}."

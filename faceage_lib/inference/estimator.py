@@ -48,6 +48,7 @@ class AgeGenderEstimator:
         self.manifest = manifest
         self.img_size = img_size(manifest)
         self.interval_mass = float(manifest["interval_mass"])
+        self.gender_min_confidence = float(manifest["gender_min_confidence"])
         self._model = TFLiteModel(path, num_threads)
         expected_in, expected_out = (self.img_size, self.img_size, 3), [(MAX_AGE + 2,)]
         found_in, found_out = self._model.input_shape[1:], [shape[1:] for shape in self._model.output_shapes]

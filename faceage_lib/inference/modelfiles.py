@@ -8,7 +8,7 @@ is loaded, so a missing, truncated, swapped or incompatible file fails with a cl
      "files": {"model.tflite": {"sha256": ..., "bytes": ...}, ...},
      "input": {"shape": [null, S, S, 3], "dtype": "float32", "range": [0, 255], "crop": ...},
      "output": {"shape": [null, 118], "age_probs": [0, 117], "p_female": 117},
-     "interval_mass": ..., ...}
+     "interval_mass": ..., "gender_min_confidence": ..., ...}
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ SCHEMA_VERSION = 2
 #: The settings loading needs, each with a check of its value.
 REQUIRED = {
     "interval_mass": lambda v: isinstance(v, (int, float)) and 0 < v < 1,
+    "gender_min_confidence": lambda v: isinstance(v, (int, float)) and 0.5 <= v <= 1,
     "input": lambda v: isinstance(v, dict) and _is_crop_shape(v.get("shape")) and v.get("dtype") == "float32"
     and v.get("range") == [0, 255],
     "output": lambda v: isinstance(v, dict) and v.get("shape") == [None, MAX_AGE + 2]

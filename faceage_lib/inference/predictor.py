@@ -21,6 +21,18 @@ from .estimator import AgeGenderEstimator
 from .images import ImageSource, load_image
 
 Box = Sequence[float]  # x1, y1, x2, y2 in pixels
+UNCERTAIN = "uncertain"
+
+
+def decide_gender(p_female: float, min_confidence: float) -> tuple[str, float]:
+    """The gender to show and the probability of the more likely one.
+
+    Below ``min_confidence`` (chosen on val so that the genders shown are right at least 97% of
+    the time; see :mod:`faceage_lib.training.calibration`) the answer is "uncertain".
+    """
+    female = p_female >= GENDER_THRESHOLD
+    probability = p_female if female else 1 - p_female
+    return (GENDERS[int(female)] if probability >= min_confidence else UNCERTAIN), probability
 
 
 @dataclass(frozen=True)
@@ -32,8 +44,9 @@ class FaceResult:
     age: float
     age_low: float
     age_high: float
-    gender: str  # "female" or "male"
-    gender_prob: float  # probability of ``gender``
+    gender: str  # "female", "male", or "uncertain" where the model is not confident enough
+    gender_prob: float  # probability of the more likely gender (``gender`` unless uncertain)
+    p_female: float  # the model's probability that the face is female
 
     def to_dict(self) -> dict:
         values = asdict(self)
@@ -43,7 +56,8 @@ class FaceResult:
     @property
     def label(self) -> str:
         """Short label for drawing, e.g. ``"F 34 (29-41)"``."""
-        return f"{self.gender[0].upper()} {self.age:.0f} ({self.age_low:.0f}-{self.age_high:.0f})"
+        sign = "?" if self.gender == UNCERTAIN else self.gender[0].upper()
+        return f"{sign} {self.age:.0f} ({self.age_low:.0f}-{self.age_high:.0f})"
 
 
 @dataclass
@@ -123,12 +137,12 @@ class Predictor:
             per_photo = []
             for face in faces:
                 p_female = float(estimates.p_female[k])
-                female = p_female >= GENDER_THRESHOLD
+                gender, probability = decide_gender(p_female, self.estimator.gender_min_confidence)
                 per_photo.append(FaceResult(
                     box=face.clipped_box(width, height), score=round(face.score, 4),
                     age=round(float(estimates.age[k]), 1), age_low=float(estimates.age_low[k]),
-                    age_high=float(estimates.age_high[k]), gender=GENDERS[int(female)],
-                    gender_prob=round(p_female if female else 1 - p_female, 4)))
+                    age_high=float(estimates.age_high[k]), gender=gender, gender_prob=round(probability, 4),
+                    p_female=round(p_female, 4)))
                 k += 1
             results.append(per_photo)
         return results

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -35,13 +36,19 @@ class CropSet:
         return self.crops[index]
 
 
-def build_crops(paths: list[str], size: int, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Detect and crop every image; returns (crops, detected flags)."""
+def build_crops(paths: list[str], size: int, progress: bool = True,
+                alter: Callable[[np.ndarray, int], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Detect and crop every image; returns (crops, detected flags).
+
+    ``alter(image, index)``, if given, changes each photo before detection (e.g. a corruption).
+    """
     detector = get_detector()
     crops = np.zeros((len(paths), size, size, 3), np.uint8)
     detected = np.zeros(len(paths), bool)
     for i, path in enumerate(_progress(paths, progress)):
         image = load_image(path)
+        if alter is not None:
+            image = alter(image, i)
         faces = detector.detect(image)
         face = faces[0] if faces else Face.from_box((0, 0, image.shape[1], image.shape[0]), score=0.0)
         crops[i] = crop_face(image, face, size)

@@ -11,7 +11,8 @@ from ..inference.modelfiles import MANIFEST, SCHEMA_VERSION, model_io, sha256
 MODEL_FILES = ("model.tflite", "model.keras")
 
 
-def export_model(model, out_dir: str | Path, interval_mass: float, training: dict | None = None) -> Path:
+def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_confidence: float = 0.5,
+                 training: dict | None = None, calibration: dict | None = None) -> Path:
     """Write the Keras model (without optimizer state), its LiteRT conversion and the manifest."""
     import keras
 
@@ -26,6 +27,8 @@ def export_model(model, out_dir: str | Path, interval_mass: float, training: dic
     settings = {
         **model_io(int(model.inputs[0].shape[1])),
         "interval_mass": interval_mass,
+        "gender_min_confidence": gender_min_confidence,
+        "calibration": calibration or {},
         "parameters": int(model.count_params()),
         "training": training or {},
     }

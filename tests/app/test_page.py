@@ -96,7 +96,8 @@ def test_missing_and_bad_files_by_path(predictor, photo_files, tmp_path):
 
 
 def fake_face(box, age=34.2, low=29, high=41, gender="female", prob=0.87) -> FaceResult:
-    return FaceResult(box=box, score=0.9, age=age, age_low=low, age_high=high, gender=gender, gender_prob=prob)
+    return FaceResult(box=box, score=0.9, age=age, age_low=low, age_high=high, gender=gender, gender_prob=prob,
+                      p_female=prob if gender == "female" else 1 - prob)
 
 
 def test_table_rows():

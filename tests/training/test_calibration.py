@@ -1,12 +1,14 @@
-"""faceage_lib.training.calibration: the age range's probability mass, chosen on val."""
+"""faceage_lib.training.calibration: the age range's mass and the gender threshold, chosen on val."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from faceage_lib.config import MAX_AGE
 from faceage_lib.inference.estimator import age_from_distribution
-from faceage_lib.training.calibration import calibrate_interval_mass
+from faceage_lib.inference.predictor import decide_gender
+from faceage_lib.training.calibration import calibrate_interval_mass, gender_min_confidence
 
 AGE_BINS = MAX_AGE + 1
 
@@ -33,3 +35,25 @@ def test_calibration_on_uniform_rows():
     assert np.mean((low <= ages) & (ages <= high)) < 0.8
     assert 0.78 <= mass <= 0.81
     assert calibrate_interval_mass(probs, ages, coverage=0.5) < mass
+
+
+def test_gender_threshold_is_the_lowest_confidence_that_keeps_97_percent_right():
+    # 100 faces: confident ones all right, the 10 least confident (0.55) half wrong
+    p_female = np.r_[np.full(45, 0.99), np.full(45, 0.02), np.full(10, 0.55)]
+    genders = np.r_[np.ones(45), np.zeros(45), np.ones(5), np.zeros(5)]
+    assert gender_min_confidence(p_female, genders) == 0.98  # the 0.55 faces would bring it to 95%
+    assert gender_min_confidence(p_female, genders, target=0.95) == 0.55
+
+
+def test_gender_threshold_when_all_right_or_never_right_enough():
+    assert gender_min_confidence(np.array([0.9, 0.2, 0.6]), np.array([1, 0, 1])) == 0.6
+    assert gender_min_confidence(np.array([0.9, 0.1]), np.array([0, 1])) == 1.0
+
+
+@pytest.mark.parametrize("p_female, threshold, expected", [
+    (0.9, 0.8, ("female", 0.9)), (0.1, 0.8, ("male", 0.9)), (0.6, 0.8, ("uncertain", 0.6)),
+    (0.3, 0.8, ("uncertain", 0.7)), (0.5, 0.5, ("female", 0.5)), (0.8, 0.8, ("female", 0.8)),
+])
+def test_the_uncertain_rule(p_female, threshold, expected):
+    gender, probability = decide_gender(p_female, threshold)
+    assert (gender, round(probability, 6)) == expected
