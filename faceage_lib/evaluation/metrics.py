@@ -20,10 +20,11 @@ def predicted_gender(p_female) -> np.ndarray:
 def age_scores(true: np.ndarray, pred: np.ndarray) -> dict:
     error = np.asarray(pred, float) - np.asarray(true, float)
     if not len(error):
-        return {"n": 0, "age_mae": None, "age_rmse": None, "cs5": None}
+        return {"n": 0, "age_mae": None, "age_bias": None, "age_rmse": None, "cs5": None}
     return {
         "n": int(len(error)),
         "age_mae": float(np.mean(np.abs(error))),
+        "age_bias": float(np.mean(error)),
         "age_rmse": float(np.sqrt(np.mean(error**2))),
         "cs5": float(np.mean(np.abs(error) <= 5)),
     }
@@ -50,9 +51,21 @@ def _group_scores(rows: pd.DataFrame) -> dict:
             "gender_accuracy": gender["gender_accuracy"]}
 
 
-def evaluate_predictions(table: pd.DataFrame) -> dict:
-    """All figures for one table of predictions (see the module docstring)."""
+def shown_gender_scores(true: np.ndarray, p_female: np.ndarray, min_confidence: float) -> dict:
+    """Accuracy of the genders shown (confidence at least ``min_confidence``) and the share held back."""
+    p_female = np.asarray(p_female, float)
+    shown = np.maximum(p_female, 1 - p_female) >= min_confidence
+    right = predicted_gender(p_female) == np.asarray(true, int)
+    return {"gender_shown_accuracy": float(right[shown].mean()) if shown.any() else None,
+            "gender_uncertain_share": float(1 - shown.mean()) if len(shown) else None}
+
+
+def evaluate_predictions(table: pd.DataFrame, gender_min_confidence: float | None = None) -> dict:
+    """All figures for one table of predictions (see the module docstring); with the model's
+    ``gender_min_confidence``, also the accuracy of the genders it shows and the share it holds back."""
     result = {**age_scores(table["age"], table["pred_age"]), **gender_scores(table["gender"], table["p_female"])}
+    if gender_min_confidence is not None:
+        result.update(shown_gender_scores(table["gender"], table["p_female"], gender_min_confidence))
     if {"age_low", "age_high"} <= set(table.columns):
         inside = (table["age_low"] <= table["age"]) & (table["age"] <= table["age_high"])
         result["age_interval_coverage"] = float(inside.mean()) if len(table) else None

@@ -104,10 +104,11 @@ def test_gender_threshold_and_edge_cases():
 
 
 def test_age_scores_edge_cases():
-    assert age_scores([], []) == {"n": 0, "age_mae": None, "age_rmse": None, "cs5": None}
+    assert age_scores([], []) == {"n": 0, "age_mae": None, "age_bias": None, "age_rmse": None, "cs5": None}
     scores = age_scores([30, 30], [35, 24.9])  # an error of exactly 5 counts, 5.1 does not
     assert scores["cs5"] == 0.5
     assert scores["age_mae"] == pytest.approx(5.05)
+    assert scores["age_bias"] == pytest.approx(-0.05)
     assert scores["age_rmse"] == pytest.approx(math.sqrt((25 + 5.1**2) / 2))
 
 
@@ -140,3 +141,12 @@ def test_age_group_confusion_diagonal_for_perfect_predictions():
     ages = np.array([1, 4, 12, 22, 33, 44, 55, 66, 77, 88])
     confusion = age_group_confusion(ages, ages.astype(float))
     np.testing.assert_array_equal(confusion.to_numpy(), np.eye(10, dtype=int))
+
+
+def test_shown_gender_scores():
+    from faceage_lib.evaluation.metrics import shown_gender_scores
+
+    # confidences 0.95, 0.9, 0.6, 0.55: the last two are held back at 0.8; of the shown, one is wrong
+    scores = shown_gender_scores([1, 0, 1, 0], [0.95, 0.9, 0.6, 0.45], 0.8)
+    assert scores == {"gender_shown_accuracy": 0.5, "gender_uncertain_share": 0.5}
+    assert shown_gender_scores([1], [0.6], 0.8) == {"gender_shown_accuracy": None, "gender_uncertain_share": 1.0}
