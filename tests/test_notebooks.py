@@ -21,9 +21,13 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+sys.path.insert(0, str(NOTEBOOK_DIR))
+import set_repository  # noqa: E402  (notebooks/set_repository.py)
+
 NAMES = ("01_explore", "02_train", "03_evaluate", "04_demo")
-BADGE = "https://colab.research.google.com/github/faceage/faceage/blob/main/notebooks/{}.ipynb"
-INSTALL = '%pip install -q "faceage{} @ git+https://github.com/faceage/faceage"'
+REPOSITORY = set_repository.repository()  # pyproject.toml's [project.urls] Repository
+BADGE = "https://colab.research.google.com/github/" + REPOSITORY + "/blob/main/notebooks/{}.ipynb"
+INSTALL = '%pip install -q "faceage{} @ git+https://github.com/' + REPOSITORY + '"'
 #: The parameters each notebook must define (the test replaces exactly these).
 PARAMETERS = {
     "01_explore": {"DATA_DIR", "WORK_DIR"},
@@ -76,6 +80,22 @@ def test_colab_badge_and_install_cell(name):
     assert len(install) == 1
     assert 'find_spec("faceage_lib") is None' in install[0].source
     assert INSTALL.format("" if name == "04_demo" else "[train]") in install[0].source
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_address_is_pyprojects(name):
+    assert set_repository.addresses(NOTEBOOK_DIR / f"{name}.ipynb") == {REPOSITORY}
+
+
+def test_a_fork_changes_the_address_in_one_place(tmp_path):
+    copy = tmp_path / "01_explore.ipynb"
+    copy.write_bytes((NOTEBOOK_DIR / "01_explore.ipynb").read_bytes())
+    assert set_repository.set_repository(copy, "someone/my-fork") is True
+    assert set_repository.addresses(copy) == {"someone/my-fork"}
+    text = copy.read_text()
+    assert "github/someone/my-fork/blob/main/notebooks/01_explore.ipynb" in text
+    assert "git+https://github.com/someone/my-fork" in text and "faceage/faceage" not in text
+    assert set_repository.set_repository(copy, "someone/my-fork") is False
 
 
 # --------------------------------------------------------------------------- running them

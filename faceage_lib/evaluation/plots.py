@@ -193,8 +193,8 @@ def training_curves(log: str | os.PathLike | pd.DataFrame) -> Figure:
                 ax.plot(epochs, log[column], style, marker=".", label=name)
         if key == "gender_accuracy":
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-        ax.set(title=label, xlabel="epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(title=label, xlabel="epoch", xlim=(0.5, epochs.max() + 0.5))  # whole epochs, even for one
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.legend(fontsize="small")
     return fig
 

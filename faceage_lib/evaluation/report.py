@@ -107,10 +107,21 @@ def render_markdown(result: dict, sections: list[Section], model: Path) -> str:
 # --------------------------------------------------------------------------- readings
 
 
+#: Groups with fewer test images than this are left out of the sentences: their figures say too little.
+MIN_GROUP_SIZE = 30
+
+
+def _telling(groups: dict, key: str) -> list[tuple[str, dict]]:
+    """The (name, row) of groups of at least :data:`MIN_GROUP_SIZE` images with a ``key`` value
+    (of all groups with one, if none is that large)."""
+    scored = [(name, row) for name, row in groups.items() if row["n"] and row[key] is not None]
+    return [(name, row) for name, row in scored if row["n"] >= MIN_GROUP_SIZE] or scored
+
+
 def _extremes(groups: dict, key: str) -> tuple[tuple[str, dict], tuple[str, dict]]:
-    """The (name, row) with the lowest and the highest ``key`` among groups with images."""
-    scored = [(name, row) for name, row in groups.items() if row["n"]]
-    return min(scored, key=lambda item: item[1][key]), max(scored, key=lambda item: item[1][key])
+    """The (name, row) with the lowest and the highest ``key`` among the :func:`_telling` groups."""
+    telling = _telling(groups, key)
+    return min(telling, key=lambda item: item[1][key]), max(telling, key=lambda item: item[1][key])
 
 
 def describe_training(log: str | os.PathLike | pd.DataFrame) -> str:
@@ -168,7 +179,7 @@ def describe_fairness(metrics: dict) -> str:
     (mae_low, mae_low_row), (mae_high, mae_high_row) = _extremes(metrics["by_race"], "age_mae")
     (acc_low, acc_low_row), (acc_high, acc_high_row) = _extremes(metrics["by_race"], "gender_accuracy")
     genders = "; ".join(f"{name}: MAE {row['age_mae']:.1f}, gender accuracy {row['gender_accuracy']:.1%}"
-                        for name, row in metrics["by_gender"].items() if row["n"])
+                        for name, row in _telling(metrics["by_gender"], "age_mae"))
     return (f"Across races, MAE runs from {mae_low_row['age_mae']:.1f} ({mae_low}, n={mae_low_row['n']}) "
             f"to {mae_high_row['age_mae']:.1f} ({mae_high}, n={mae_high_row['n']}) and gender accuracy from "
             f"{acc_low_row['gender_accuracy']:.1%} ({acc_low}) to {acc_high_row['gender_accuracy']:.1%} ({acc_high}); "

@@ -80,12 +80,14 @@ def extract_archive(archive: Path, into: Path) -> Path:
 
 
 CREDENTIALS_HELP = (
-    "Kaggle credentials are needed to download UTKFace. Do one of these:\n"
-    "  - set the environment variables KAGGLE_USERNAME and KAGGLE_KEY;\n"
-    "  - put kaggle.json (Kaggle > Settings > API > Create New Token) in ~/.kaggle/kaggle.json;\n"
-    "  - in Colab, add the secrets KAGGLE_USERNAME and KAGGLE_KEY (key icon, left bar);\n"
+    "Kaggle credentials are needed to download UTKFace (Kaggle > Settings > API). Do one of these:\n"
+    "  - set the environment variable KAGGLE_API_TOKEN (Kaggle's API token), or KAGGLE_USERNAME and KAGGLE_KEY;\n"
+    "  - put kaggle.json (Kaggle > Settings > API > Create Legacy API Key) in ~/.kaggle/kaggle.json;\n"
+    "  - in Colab, add the secret KAGGLE_API_TOKEN, or KAGGLE_USERNAME and KAGGLE_KEY (key icon, left bar);\n"
     "or pass --data-dir with a folder or archive of UTKFace you already have."
 )
+#: The environment variables of each kind of Kaggle credential: the API token, or username and key.
+CREDENTIAL_VARIABLES = (("KAGGLE_API_TOKEN",), ("KAGGLE_USERNAME", "KAGGLE_KEY"))
 
 
 def kaggle_credentials_source() -> str | None:
@@ -93,22 +95,64 @@ def kaggle_credentials_source() -> str | None:
 
     Colab secrets, when found, are copied to the environment for kagglehub. Nothing is printed.
     """
-    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+    if any(all(os.environ.get(name) for name in names) for names in CREDENTIAL_VARIABLES):
         return "environment"
     config_dir = Path(os.environ.get("KAGGLE_CONFIG_DIR", Path.home() / ".kaggle"))
     if (config_dir / "kaggle.json").is_file():
         _check_kaggle_json(config_dir / "kaggle.json")
         return "kaggle.json"
+    secrets = _colab_secrets()
+    if secrets is None:
+        return None
+    os.environ.update(secrets)
+    return "colab secrets"
+
+
+def _colab_secrets() -> dict[str, str] | None:
+    """The first complete kind of Kaggle credential among Colab's secrets, if any."""
     try:
         from google.colab import userdata  # type: ignore[import-not-found]
     except ImportError:
         return None
-    try:
-        username, key = userdata.get("KAGGLE_USERNAME"), userdata.get("KAGGLE_KEY")
-    except Exception:  # secret missing or notebook access not granted
-        return None
-    os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = username, key
-    return "colab secrets"
+    for names in CREDENTIAL_VARIABLES:
+        try:
+            values = {name: userdata.get(name) for name in names}
+        except Exception:  # secret missing or notebook access not granted
+            continue
+        if all(values.values()):
+            return values
+    return None
+
+
+def kaggle_setup(data_dir=None, ask: bool = True) -> str:
+    """What the notebooks' credentials cell does: say where UTKFace will come from, and in Colab,
+    when no credentials are found, ask for kaggle.json (written readable by the user only)."""
+    if data_dir is not None:
+        return f"No download needed: {data_dir}"
+    if (earlier := previous_download()) is not None:
+        return f"No download needed: {earlier}"
+    source = kaggle_credentials_source()
+    if source is None and ask and _in_colab():
+        source = _upload_kaggle_json()
+    return f"Kaggle credentials: {source}" if source else f"No Kaggle credentials found.\n{CREDENTIALS_HELP}"
+
+
+def _in_colab() -> bool:
+    import sys
+
+    return "google.colab" in sys.modules
+
+
+def _upload_kaggle_json() -> str | None:
+    from google.colab import files  # type: ignore[import-not-found]
+
+    print("No Kaggle credentials found: upload kaggle.json (Kaggle > Settings > API).")
+    for token in files.upload().values():
+        path = Path.home() / ".kaggle" / "kaggle.json"
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.write_bytes(token)
+        path.chmod(0o600)
+    return kaggle_credentials_source()
 
 
 def _check_kaggle_json(path: Path) -> None:

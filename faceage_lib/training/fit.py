@@ -17,6 +17,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 
 from ..config import cache_home
 from ..errors import DatasetError
@@ -44,7 +45,8 @@ def train(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike, config
     if config.limit:
         train_rows = train_rows.sample(min(config.limit, len(train_rows)), random_state=config.seed)
         val_rows = val_rows.head(max(1, config.limit // 4))
-    crops = load_or_build_crops(dataset.table, config.img_size, work, progress=bool(verbose))
+    used = dataset.table if not config.limit else pd.concat([train_rows, val_rows])  # a quick try crops only these
+    crops = load_or_build_crops(used, config.img_size, work, progress=bool(verbose))
     train_x, val_x = crops.rows(train_rows), crops.rows(val_rows)
 
     core = build_model(config.img_size, config.backbone, config.pretrained, config.width)

@@ -249,3 +249,9 @@ def test_worst_predictions_and_gallery_largest_error_first(predictions):
         "true 7, female\npred 15, male",
     ]
     assert sum(bool(ax.images) for ax in plots.largest_errors(predictions).axes) == len(predictions)
+
+
+def test_a_one_epoch_curve_has_only_whole_epoch_ticks():
+    fig = plots.training_curves(pd.DataFrame({"epoch": [0], "loss": [2.0], "val_loss": [2.5]}))
+    ticks = [t for t in fig.axes[0].get_xticks() if 0.5 <= t <= 1.5]
+    assert ticks == [1.0]

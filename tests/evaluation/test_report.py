@@ -129,6 +129,19 @@ def test_describe_fairness(predictions):
         "female: MAE 5.2, gender accuracy 75.0%.")
 
 
+def test_groups_too_small_to_say_anything_are_left_out():
+    races = {"White": group(2030, 5.9), "Black": group(870, 6.0), "Asian": group(680, 3.9),
+             "unknown": group(2, 7.9)}
+    for row, accuracy in zip(races.values(), (0.92, 0.93, 0.87, 0.5)):
+        row["gender_accuracy"] = accuracy
+    genders = {"male": {**group(2400, 5.6), "gender_accuracy": 0.93},
+               "female": {**group(2200, 5.2), "gender_accuracy": 0.89}}
+    line = report.describe_fairness({"by_race": races, "by_gender": genders})
+    assert "unknown" not in line
+    assert line.startswith("Across races, MAE runs from 3.9 (Asian, n=680) to 6.0 (Black, n=870)")
+    assert "gender accuracy from 87.0% (Asian) to 93.0% (Black)" in line
+
+
 def test_describe_gender_confusion(predictions):
     assert report.describe_gender_confusion(predictions) == (
         "Gender is right for 62.5% of 8 test images; 2 of 4 men were read as women and 1 of 4 women as men.")

@@ -1,4 +1,4 @@
-"""faceage_lib.training.utkface: UTKFace names, de-duplication, the deterministic split, archives and the download path."""
+"""faceage_lib.training.download: archives, Kaggle credentials and the download (its network call replaced)."""
 
 from __future__ import annotations
 
@@ -95,8 +95,8 @@ def kaggle_env(monkeypatch, tmp_path):
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "kaggle_config"))
     monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kagglehub"))
     monkeypatch.setenv("FACEAGE_HOME", str(tmp_path / "faceage_home"))
-    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
-    monkeypatch.delenv("KAGGLE_KEY", raising=False)
+    for name in ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     calls = []
     env = {"tmp": tmp_path, "home": home, "calls": calls, "result": None, "error": None}
 
@@ -120,6 +120,58 @@ def test_download_with_credentials_from_environment(kaggle_env, utkface_dir, mon
     assert dataset.root == utkface_dir["folder"]
     assert len(dataset.table) == 64
     assert dataset.manifest == kaggle_env["tmp"] / "faceage_home" / "utkface_split.csv"
+
+
+def test_download_with_the_api_token_from_environment(kaggle_env, utkface_dir, monkeypatch):
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "KGAT_0123")
+    kaggle_env["result"] = utkface_dir["folder"]
+    assert download.kaggle_credentials_source() == "environment"
+    assert len(load_utkface(None, kaggle_env["tmp"] / "w").table) == 64
+    assert kaggle_env["calls"] == ["jangedoo/utkface-new"]
+
+
+@pytest.fixture
+def colab_secrets(monkeypatch):
+    """A fake ``google.colab.userdata`` holding the secrets put in the returned dict."""
+    import sys
+    import types
+
+    secrets: dict[str, str] = {}
+
+    def get(name):
+        if name not in secrets:
+            raise KeyError(name)  # Colab raises SecretNotFoundError
+        return secrets[name]
+
+    colab = types.ModuleType("google.colab")
+    colab.userdata = types.SimpleNamespace(get=get)
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    return secrets
+
+
+@pytest.mark.parametrize("given", [{"KAGGLE_API_TOKEN": "KGAT_0123"}, {"KAGGLE_USERNAME": "u", "KAGGLE_KEY": "k"}])
+def test_colab_secrets_of_either_kind_reach_the_environment(kaggle_env, colab_secrets, monkeypatch, given):
+    import os
+
+    colab_secrets.update(given)
+    assert download.kaggle_credentials_source() == "colab secrets"
+    assert all(os.environ[name] == value for name, value in given.items())
+
+
+def test_half_a_colab_secret_is_no_credentials(kaggle_env, colab_secrets):
+    colab_secrets["KAGGLE_USERNAME"] = "u"
+    assert download.kaggle_credentials_source() is None
+
+
+def test_kaggle_setup_says_where_the_data_comes_from(kaggle_env, utkface_dir, monkeypatch):
+    assert download.kaggle_setup(utkface_dir["folder"]) == f"No download needed: {utkface_dir['folder']}"
+    assert download.kaggle_setup(None).startswith("No Kaggle credentials found.\nKaggle credentials are needed")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "KGAT_0123")
+    assert download.kaggle_setup(None) == "Kaggle credentials: environment"
+    cached = _cached_download(kaggle_env["tmp"] / "kagglehub", "1", utkface_dir["folder"])
+    assert download.kaggle_setup(None) == f"No download needed: {cached}"
+    assert kaggle_env["calls"] == []
 
 
 def test_download_with_kaggle_json(kaggle_env, utkface_dir):
@@ -157,7 +209,7 @@ def test_no_credentials_says_what_to_do(kaggle_env):
     with pytest.raises(DatasetError) as caught:
         load_utkface(None, kaggle_env["tmp"] / "w")
     message = str(caught.value)
-    for hint in ("KAGGLE_USERNAME", "KAGGLE_KEY", "kaggle.json", "--data-dir"):
+    for hint in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY", "kaggle.json", "--data-dir"):
         assert hint in message
     assert kaggle_env["calls"] == []
 

@@ -1,4 +1,4 @@
-"""faceage_lib.training.utkface: UTKFace names, de-duplication, the deterministic split, archives and the download path."""
+"""faceage_lib.training.utkface: UTKFace names, de-duplication, the deterministic split, the split manifest."""
 
 from __future__ import annotations
 
