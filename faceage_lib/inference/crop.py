@@ -17,6 +17,8 @@ from .detectors.base import Face
 
 #: Side of the crop relative to the detector's box width.
 CROP_SCALE = 1.0
+#: Bump when :func:`crop_face` changes what it cuts: cached training crops are keyed by it.
+CROP_VERSION = 1
 
 
 def crop_face(image: np.ndarray, face: Face, size: int) -> np.ndarray:

@@ -81,7 +81,7 @@ def img_size(manifest: dict) -> int:
 def verified_model(model_dir: str | os.PathLike | None = None, file: str = "model.tflite") -> tuple[Path, dict]:
     """Path of ``file`` in ``model_dir`` (default: :func:`faceage_lib.config.model_dir`) and its
     manifest, both checked."""
-    folder = Path(model_dir) if model_dir else default_model_dir()
+    folder = default_model_dir() if model_dir is None else Path(model_dir)
     if folder.is_file():  # a path to the model file itself
         folder, file = folder.parent, folder.name
     if not folder.exists():

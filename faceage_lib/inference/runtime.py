@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+
+from ..errors import ModelFileError
+
+_STDERR_LOCK = threading.Lock()
 
 
 def _interpreter_class():
@@ -22,14 +29,10 @@ class TFLiteModel:
     Calls are serialised with a lock, so one instance can be shared between threads.
     """
 
-    def __init__(self, model: str | os.PathLike | bytes, num_threads: int | None = None):
-        Interpreter = _interpreter_class()
-        threads = num_threads or min(4, os.cpu_count() or 1)
-        if isinstance(model, (bytes, bytearray)):
-            self._interpreter = Interpreter(model_content=bytes(model), num_threads=threads)
-        else:
-            self._interpreter = Interpreter(model_path=str(model), num_threads=threads)
-        self._interpreter.allocate_tensors()
+    def __init__(self, model: str | os.PathLike | bytes, num_threads: int | None = None, name: str | None = None):
+        """``name``: how errors call the model (default: its path). A model LiteRT cannot load
+        raises :class:`ModelFileError`."""
+        self._interpreter = _load(model, num_threads or min(4, os.cpu_count() or 1), name or str(model))
         self._input = self._interpreter.get_input_details()[0]
         self._outputs = self._interpreter.get_output_details()
         self._batch = int(self._input["shape"][0])
@@ -54,3 +57,33 @@ class TFLiteModel:
             self._interpreter.set_tensor(self._input["index"], batch)
             self._interpreter.invoke()
             return {o["name"]: self._interpreter.get_tensor(o["index"]).copy() for o in self._outputs}
+
+
+def _load(model: str | os.PathLike | bytes, threads: int, name: str):
+    """A LiteRT interpreter with its tensors allocated; the native library's banner is not printed."""
+    Interpreter = _interpreter_class()
+    source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
+    try:
+        with _native_stderr_silenced():
+            interpreter = Interpreter(**source, num_threads=threads)
+            interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelFileError(f"{name} is not a model LiteRT can load ({exc}); reinstall faceage or "
+                             "re-export the model") from None
+    return interpreter
+
+
+@contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null meanwhile: LiteRT's native code writes "INFO: Created
+    TensorFlow Lite XNNPACK delegate for CPU." there, past Python's ``sys.stderr``."""
+    with _STDERR_LOCK:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "wb") as null:
+                os.dup2(null.fileno(), 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

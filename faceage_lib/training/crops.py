@@ -3,6 +3,10 @@
 Every image goes through the same detector and :func:`faceage_lib.inference.crop.crop_face`
 that inference uses. A chip where no face is detected (about 2%) is cropped from its whole frame,
 which matches the detector's box on the others (it fills about 93% of a chip).
+
+The cache (``crops_<size>.npz``) stores the key of everything that shapes a crop (size, detector
+and its version, the crop function's version and scale, the score bar); a cache made under another
+key is rebuilt, never reused.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from ..inference.crop import crop_face
-from ..inference.detectors import Face, get_detector
+from ..config import DETECTOR_MIN_SCORE
+from ..errors import DatasetError
+from ..inference.crop import CROP_SCALE, CROP_VERSION, crop_face
+from ..inference.detectors import DEFAULT_DETECTOR, Face, FaceDetector, get_detector
 from ..inference.images import load_image
 
 
@@ -32,7 +38,10 @@ class CropSet:
         """The crops of ``table``'s rows, matched by content hash."""
         index = pd.Index(self.hashes).get_indexer(table["hash"])
         if (index < 0).any():
-            raise KeyError("some manifest rows have no cached crop; rebuild the cache")
+            missing = table["hash"].to_numpy()[index < 0]
+            raise DatasetError(f"{len(missing)} of {len(table)} manifest rows have no cached crop (the first: "
+                               f"{missing[0]}); these crops were built for another table: call "
+                               "load_or_build_crops with this table to rebuild them")
         return self.crops[index]
 
 
@@ -56,19 +65,28 @@ def build_crops(paths: list[str], size: int, progress: bool = True,
     return crops, detected
 
 
+def cache_key(size: int, detector: FaceDetector | None = None) -> str:
+    """What shapes a crop, as one string: a cache made under another key is not reused."""
+    detector = detector or get_detector(DEFAULT_DETECTOR)
+    return (f"size={size} detector={detector.name}:{detector.version} crop=v{CROP_VERSION} "
+            f"scale={CROP_SCALE} min_score={DETECTOR_MIN_SCORE}")
+
+
 def load_or_build_crops(table: pd.DataFrame, size: int, cache_dir: str | os.PathLike,
                         progress: bool = True) -> CropSet:
-    """The crops for ``table`` at ``size``, from ``cache_dir/crops_<size>.npz`` or built now."""
-    cache = Path(cache_dir) / f"crops_{size}.npz"
+    """The crops for ``table`` at ``size``, from ``cache_dir/crops_<size>.npz`` if that holds
+    every row under the current :func:`cache_key`, else built now (and cached)."""
+    cache, key = Path(cache_dir) / f"crops_{size}.npz", cache_key(size)
     if cache.is_file():
         with np.load(cache) as stored:
-            cached = CropSet(stored["crops"], stored["hashes"], stored["detected"])
-        if set(table["hash"]) <= set(cached.hashes):
+            same = "key" in stored and str(stored["key"]) == key
+            cached = CropSet(stored["crops"], stored["hashes"], stored["detected"]) if same else None
+        if cached is not None and set(table["hash"]) <= set(cached.hashes):
             return cached
     crops, detected = build_crops(list(table["path"]), size, progress)
     result = CropSet(crops, table["hash"].to_numpy(str), detected)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, crops=result.crops, hashes=result.hashes, detected=result.detected)
+    np.savez(cache, crops=result.crops, hashes=result.hashes, detected=result.detected, key=np.str_(key))
     return result
 
 

@@ -116,3 +116,70 @@ def test_a_small_face_in_a_large_photo_is_found(detector, astronaut, astronaut_b
     centre = lambda box: np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])  # noqa: E731
     np.testing.assert_allclose(centre(faces[0].box), centre(expected), atol=20)
     assert faces[0].width == pytest.approx(96, rel=0.2)
+
+
+# --------------------------------------------------------------------------- group photos, bounded work, model files
+
+
+def _group_of_astronauts(face: int, across: int = 5, down: int = 4, cell: int = 320) -> tuple[np.ndarray, np.ndarray]:
+    """``across`` x ``down`` astronaut heads with ``face`` px faces on grey; returns the photo and face centres."""
+    head = samples.astronaut()[10:250, 105:345]  # her face is (72, 69)-(168, 165) of this square
+    scale = face / 96
+    side = round(240 * scale)
+    photo = np.full((down * cell, across * cell, 3), 150, np.uint8)
+    centres = []
+    for k in range(across * down):
+        x, y = (k % across) * cell + (k * 37) % (cell - side), (k // across) * cell + (k * 53) % (cell - side)
+        picture = head[:, ::-1] if k % 2 else head
+        photo[y:y + side, x:x + side] = cv2.resize(picture, (side, side), interpolation=cv2.INTER_AREA)
+        centres.append((x + 120 * scale, y + 117 * scale))
+    return photo, np.array(centres)
+
+
+@pytest.mark.parametrize("face", [40, 50])
+def test_a_group_of_small_faces_is_found(detector, face):
+    """Twenty 40-50 px faces in a 1600 x 1280 photo (the old 640 px tiles found none of 20 at 60 px)."""
+    photo, centres = _group_of_astronauts(face)
+    faces = detector.detect(photo)
+    found = np.array([((f.box[0] + f.box[2]) / 2, (f.box[1] + f.box[3]) / 2) for f in faces])
+    distances = np.linalg.norm(centres[:, None] - found[None], axis=2)
+    assert (distances.min(axis=1) < face / 3).sum() >= 19  # at least 95%
+    assert len(faces) <= len(centres)  # no extra boxes
+    assert all(f.width == pytest.approx(face, rel=0.3) for f in faces)
+
+
+def test_no_extra_box_on_a_single_person_in_a_large_photo(detector, astronaut, astronaut_box):
+    canvas = np.full((3000, 4000, 3), 120, np.uint8)
+    canvas[600:2400, 800:2600] = cv2.resize(astronaut, (1800, 1800), interpolation=cv2.INTER_CUBIC)
+    faces = detector.detect(canvas)
+    assert len(faces) == 1
+    np.testing.assert_allclose(np.array(faces[0].box) * 512 / 1800, np.add(astronaut_box, [225, 171, 225, 171]), atol=12)
+
+
+def test_the_work_is_bounded_by_pixels_not_sides():
+    """However the 64 MP limit is shaped, the finest tiled level stays within MAX_LEVEL_PIXELS."""
+    from faceage_lib.inference.detectors import blazeface
+
+    for width, height in [(4000, 3000), (9238, 6928), (35_777, 1_788), (1_000, 50)]:
+        scales = blazeface._level_scales(width, height)
+        assert not scales or width * height * scales[0] ** 2 <= blazeface.MAX_LEVEL_PIXELS * 1.001
+        tiles = sum(len(blazeface._tile_starts(round(width * s), 128)) * len(blazeface._tile_starts(round(height * s), 128))
+                    for s in scales)
+        assert tiles <= 500, (width, height, tiles)
+    assert blazeface._level_scales(4000, 3000)[0] == pytest.approx(blazeface.TILE_FACE / blazeface.MIN_FACE)
+
+
+def test_a_corrupt_detector_file_is_refused(tmp_path, monkeypatch):
+    from faceage_lib.errors import ModelFileError
+    from faceage_lib.inference.detectors import blazeface
+
+    flipped = bytearray(blazeface.SHORT_RANGE.read())
+    flipped[len(flipped) // 2] ^= 0x01
+    monkeypatch.setattr(blazeface.resources, "files", lambda package: tmp_path)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / blazeface.SHORT_RANGE.filename).write_bytes(bytes(flipped))
+    with pytest.raises(ModelFileError, match="does not match its checksum.*Reinstall faceage"):
+        blazeface.BlazeFaceDetector()
+    (tmp_path / "models" / blazeface.SHORT_RANGE.filename).unlink()
+    with pytest.raises(ModelFileError, match="cannot be read"):
+        blazeface.BlazeFaceDetector()

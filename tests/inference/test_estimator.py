@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -76,3 +78,25 @@ def test_estimator_input_checks_and_flip(tiny_model_dir):
     # batched and one by one agree
     single = [estimator.predict(crops[i:i + 1]).age[0] for i in range(3)]
     np.testing.assert_allclose(single, plain.age, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- LiteRT: quiet, and clear errors
+
+
+def test_loading_prints_nothing_to_stderr(capfd, tiny_model_dir):
+    """LiteRT's native "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." is silenced."""
+    from faceage_lib.inference.runtime import TFLiteModel
+
+    capfd.readouterr()
+    TFLiteModel(tiny_model_dir / "model.tflite")
+    assert "XNNPACK" not in capfd.readouterr().err
+    print("still written", file=sys.stderr)  # and stderr works afterwards
+    assert "still written" in capfd.readouterr().err
+
+
+def test_a_model_litert_cannot_load_is_a_model_file_error():
+    from faceage_lib.errors import ModelFileError
+    from faceage_lib.inference.runtime import TFLiteModel
+
+    with pytest.raises(ModelFileError, match="the age model is not a model LiteRT can load"):
+        TFLiteModel(b"TFL3 but not really a model", name="the age model")

@@ -354,3 +354,29 @@ def test_broken_exif_does_not_lose_the_photo(monkeypatch):
 def test_image_extensions_are_lowercase_with_dot():
     assert {".jpg", ".jpeg", ".png"} <= images.IMAGE_EXTENSIONS
     assert all(ext.startswith(".") and ext == ext.lower() for ext in images.IMAGE_EXTENSIONS)
+
+
+# --------------------------------------------------------------------------- issue 10: strips, lazy PIL images, 16-bit arrays
+
+
+def test_extreme_strip_is_refused_from_its_header():
+    """A 62 KB PNG of 64,000,000 x 1 pixels kept the detector busy for minutes: refused at once."""
+    with pytest.raises(ImageError, match=r"64000000x1 pixels, a strip rather than a photo.*20:1"):
+        load_image(_png_header_only(64_000_000, 1))
+    with pytest.raises(ImageError, match="a strip"):
+        load_image(np.zeros((10, 1_000, 3), np.uint8))
+    assert load_image(np.zeros((10, 200, 3), np.uint8)).shape == (10, 200, 3)  # 20:1 still opens
+
+
+def test_truncated_lazy_pil_image_raises_image_error():
+    """``Image.open`` only reads the header; the truncated data fails later, inside load_image."""
+    data = _encode(_quadrants(200, 200), "JPEG", quality=95)
+    lazy = Image.open(io.BytesIO(data[: len(data) // 2]))
+    with pytest.raises(ImageError, match="damaged or truncated"):
+        load_image(lazy)
+
+
+def test_uint16_array_of_8_bit_values_keeps_them():
+    """8-bit data in a uint16 array (as some readers return it) is not divided by 257 into black."""
+    values = np.array([[[0, 100, 255]]], np.uint16)
+    np.testing.assert_array_equal(load_image(values)[0, 0], (0, 100, 255))

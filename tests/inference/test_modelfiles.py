@@ -122,3 +122,13 @@ def test_default_model_dir_from_environment(monkeypatch, model_copy):
     assert AgeGenderEstimator().img_size == 32
     monkeypatch.delenv("FACEAGE_MODEL_DIR")
     assert config.model_dir() != model_copy
+
+
+def test_a_folder_without_manifest_never_falls_back_to_the_shipped_model(monkeypatch, tmp_path):
+    (tmp_path / "model.tflite").write_bytes(b"whatever")
+    monkeypatch.setenv("FACEAGE_MODEL_DIR", str(tmp_path))
+    with pytest.raises(ModelFileError, match="manifest.json is missing"):
+        AgeGenderEstimator()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelFileError, match="manifest.json is missing"):
+        AgeGenderEstimator("")  # an empty path is the current folder, not "the default"

@@ -189,9 +189,9 @@ def test_num_threads_reaches_litert(tiny_model_dir, monkeypatch):
     seen = []
     original = runtime.TFLiteModel.__init__
 
-    def spy(self, model, num_threads=None):
+    def spy(self, model, num_threads=None, **options):
         seen.append(num_threads)
-        original(self, model, num_threads)
+        original(self, model, num_threads, **options)
 
     monkeypatch.setattr(runtime.TFLiteModel, "__init__", spy)
     Predictor(tiny_model_dir, num_threads=1)

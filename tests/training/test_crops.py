@@ -14,6 +14,7 @@ from skimage import data as samples
 import faceage_lib.inference.crop
 import faceage_lib.inference.predictor
 import faceage_lib.training.crops
+from faceage_lib.errors import DatasetError
 from faceage_lib.inference.crop import crop_face, eye_angle
 from faceage_lib.inference.detectors import Face
 from faceage_lib.inference.images import load_image
@@ -63,5 +64,27 @@ def test_crop_cache_is_built_once(tmp_path, astronaut, monkeypatch):
     second = faceage_lib.training.crops.load_or_build_crops(table, 32, tmp_path / "cache", progress=False)
     np.testing.assert_array_equal(second.rows(table), first.rows(table))
     assert second.detected.tolist() == [True]
-    with pytest.raises(KeyError, match="no cached crop"):
+    with pytest.raises(DatasetError, match="1 of 1 manifest rows have no cached crop .*unknown"):
         second.rows(pd.DataFrame({"hash": ["unknown"]}))
+
+
+def test_crop_cache_made_under_another_key_is_rebuilt(tmp_path, astronaut, monkeypatch):
+    """Changing the crop, the detector or its version must not reuse old crops (the file is keyed by size only)."""
+    import pandas as pd
+
+    path = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(path)
+    table = pd.DataFrame({"path": [str(path)], "hash": ["h1"]})
+    crops = faceage_lib.training.crops
+    crops.load_or_build_crops(table, 32, tmp_path, progress=False)
+    built = []
+    real_build = crops.build_crops
+    monkeypatch.setattr(crops, "build_crops", lambda *a, **k: built.append(1) or real_build(*a, **k))
+    crops.load_or_build_crops(table, 32, tmp_path, progress=False)
+    assert built == []
+    monkeypatch.setattr(crops, "CROP_VERSION", crops.CROP_VERSION + 1)
+    crops.load_or_build_crops(table, 32, tmp_path, progress=False)
+    assert built == [1]
+    monkeypatch.setattr(type(crops.get_detector()), "version", "changed")
+    crops.load_or_build_crops(table, 32, tmp_path, progress=False)
+    assert built == [1, 1]

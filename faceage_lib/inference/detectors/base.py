@@ -56,6 +56,8 @@ class FaceDetector(ABC):
 
     #: The name the registry knows it by; part of the crop cache's key.
     name: str = ""
+    #: Bump when the faces found change (cached training crops are keyed by name and version).
+    version: str = "1"
 
     @abstractmethod
     def detect(self, image: np.ndarray, min_score: float = DETECTOR_MIN_SCORE) -> list[Face]:

@@ -1,12 +1,18 @@
 """Find faces: MediaPipe's BlazeFace detectors on LiteRT, with boxes, scores and 6 landmarks.
 
-A short-range pass (faces near the camera) runs on every photo. When it finds nothing, or only
-small faces, a full-range pass runs too, and on large photos over overlapping tiles as well, so
-that group photos and distant faces are found. Detections are merged by weighted NMS.
+A short-range pass over the whole photo finds faces near the camera. When it finds nothing, or
+only small faces, a full-range pass over the whole photo and a pyramid of tiled short-range passes
+run too: the photo is scaled so that a :data:`MIN_FACE` px face spans :data:`TILE_FACE` px at the
+model's 128 px input, cut into overlapping tiles (all run in one batch), then halved and tiled
+again until one tile holds it. The work is bounded by the photo's pixels, not its sides: the
+finest level holds at most :data:`MAX_LEVEL_PIXELS` (above about 12 megapixels the smallest face
+found grows with the photo). Detections are merged by weighted NMS.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from dataclasses import dataclass
 from importlib import resources
 
@@ -14,19 +20,32 @@ import cv2
 import numpy as np
 
 from ...config import DETECTOR_MIN_SCORE
+from ...errors import ModelFileError
 from ..runtime import TFLiteModel
 from .base import Face, FaceDetector
 
 NMS_IOU = 0.3
-#: A short-range face smaller than this share of the photo's shorter side triggers the full-range pass.
+#: Unless the short-range pass finds a face (scoring :data:`EXTRA_MIN_SCORE`) at least this share
+#: of the photo's shorter side wide, the other passes run.
 SMALL_FACE = 0.2
-#: Large photos are also searched in overlapping tiles of this side: the full-range model sees a
-#: tile at 192 px, so a 40 px face still spans about 12 px there. Photos up to 1.5 tiles need none.
-TILE = 640
-TILE_OVERLAP = 0.25
-#: A tile shows the model a patch out of context; its detections must score higher (measured: real
-#: faces in tiles scored 0.77 or more, false ones on upscaled textures 0.51-0.66).
-TILE_MIN_SCORE = 0.75
+#: The smallest face (box width in photo pixels) the tiled passes look for, in photos up to about
+#: 12 megapixels.
+MIN_FACE = 40
+#: Size a :data:`MIN_FACE` face is given at the short-range model's input (measured on the
+#: astronaut: found 12 times in 12 from 16 px at a median score of 0.71, 3 in 12 at 14 px).
+TILE_FACE = 18
+#: Neighbouring tiles overlap by at least this many model pixels, so a face up to twice
+#: :data:`TILE_FACE` lies whole in one tile; larger faces are left to the next, halved, level.
+TILE_OVERLAP = 2 * TILE_FACE + 4
+#: Most pixels of the finest tiled level (12 MP scaled by TILE_FACE / MIN_FACE: about 400 tiles).
+MAX_LEVEL_PIXELS = 2_500_000
+#: The passes beyond the first show the model faces small or out of context; their detections must
+#: score higher (a patch of hair scored 0.50 in the full-range pass).
+EXTRA_MIN_SCORE = 0.75
+#: A candidate face is confirmed by the short-range model on a close-up where it spans this many
+#: of the model's 128 px (real faces score 0.95 there; textures that fooled a coarse pass do not).
+CLOSE_FACE = 40
+TILE_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -35,6 +54,13 @@ class _Anchors:
 
     size: int
     centres: np.ndarray
+    blocks: tuple[int, ...]  # anchors per stride, in output order
+
+    def unbatch(self, output: np.ndarray, count: int) -> np.ndarray:
+        """``(count, anchors, k)`` from a batched output: the model flattens each stride's block
+        over the whole batch (shape ``(1, count * anchors, k)``), one block after the other."""
+        parts = np.split(output.reshape(-1, output.shape[-1]), np.cumsum(self.blocks)[:-1] * count)
+        return np.concatenate([part.reshape(count, -1, output.shape[-1]) for part in parts], 1)
 
     @classmethod
     def build(cls, size: int, strides: list[int], per_cell: list[int]) -> "_Anchors":
@@ -44,90 +70,210 @@ class _Anchors:
             grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
             ys, xs = np.meshgrid(grid, grid, indexing="ij")
             centres.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], 1), repeats, axis=0))
-        return cls(size, np.concatenate(centres))
+        return cls(size, np.concatenate(centres), tuple(len(block) for block in centres))
 
 
-_SHORT = ("face_detection_short_range.tflite", _Anchors.build(128, [8, 16], [2, 6]))
-_FULL = ("face_detection_full_range.tflite", _Anchors.build(192, [4], [1]))
+@dataclass(frozen=True)
+class _ModelFile:
+    """A shipped BlazeFace model: its file in ``models/``, SHA-256 and anchors."""
+
+    filename: str
+    sha256: str
+    anchors: _Anchors
+
+    def read(self) -> bytes:
+        """The file's bytes, checked against :attr:`sha256`."""
+        path = resources.files(__package__) / "models" / self.filename
+        try:
+            content = path.read_bytes()
+        except OSError as exc:
+            raise ModelFileError(f"the face detector {path} cannot be read ({exc}); reinstall faceage") from None
+        if hashlib.sha256(content).hexdigest() != self.sha256:
+            raise ModelFileError(f"the face detector {path} does not match its checksum: the file is corrupt "
+                                 "or was replaced. Reinstall faceage.")
+        return content
+
+
+SHORT_RANGE = _ModelFile("face_detection_short_range.tflite",
+                         "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+                         _Anchors.build(128, [8, 16], [2, 6]))
+FULL_RANGE = _ModelFile("face_detection_full_range.tflite",
+                        "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+                        _Anchors.build(192, [4], [1]))
 
 
 class _BlazeFace:
-    def __init__(self, filename: str, anchors: _Anchors, num_threads: int | None = None):
-        path = resources.files(__package__) / "models" / filename
-        self.model = TFLiteModel(path.read_bytes(), num_threads)
-        self.anchors = anchors
+    def __init__(self, model: _ModelFile, num_threads: int | None = None):
+        self.model = TFLiteModel(model.read(), num_threads, name=f"the face detector {model.filename}")
+        self.anchors = model.anchors
+
+    @property
+    def size(self) -> int:
+        return self.anchors.size
 
     def __call__(self, image: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
         """Detections in ``image[region]`` as rows (x1, y1, x2, y2, 12 landmark coords, score)."""
         x0, y0, x1, y1 = region
         side = max(x1 - x0, y1 - y0)  # letterbox: pad to a square, keeping the aspect ratio
-        size = self.anchors.size
-        scale = size / side
+        scale = self.size / side
         patch = image[y0:y1, x0:x1]
         w, h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
         resized = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-        square = np.zeros((size, size, 3), np.float32)
-        square[:h, :w] = resized
-        outputs = self.model.run((square / 127.5 - 1.0)[None])
-        raw = next(v for v in outputs.values() if v.shape[-1] == 16)[0]
-        logits = next(v for v in outputs.values() if v.shape[-1] == 1)[0, :, 0]
-        keep = logits > np.log(DETECTOR_MIN_SCORE / (1 - DETECTOR_MIN_SCORE))
-        if not keep.any():
-            return np.zeros((0, 17), np.float32)
-        raw, logits, centres = raw[keep], logits[keep], self.anchors.centres[keep]
-        points = raw.reshape(-1, 8, 2) / size
+        square = np.full((1, self.size, self.size, 3), -1.0, np.float32)
+        square[0, :h, :w] = _normalise(resized)
+        rows, _ = self.run(square)
+        rows[:, :16] = rows[:, :16] / scale + np.tile([x0, y0], 8)
+        return rows
+
+    def run(self, squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Detections in a batch of model-sized squares (values in [-1, 1]): rows in the squares'
+        pixels, and the index of the square each row comes from."""
+        outputs = self.model.run(squares)
+        raw = self.anchors.unbatch(next(v for v in outputs.values() if v.shape[-1] == 16), len(squares))
+        logits = self.anchors.unbatch(next(v for v in outputs.values() if v.shape[-1] == 1), len(squares))[..., 0]
+        square, anchor = np.nonzero(logits > np.log(DETECTOR_MIN_SCORE / (1 - DETECTOR_MIN_SCORE)))
+        points = raw[square, anchor].reshape(-1, 8, 2)
+        centres = self.anchors.centres[anchor] * self.size
         points[:, 0] += centres
         points[:, 2:] += centres[:, None, :]
         half = points[:, 1] / 2
         boxes = np.concatenate([points[:, 0] - half, points[:, 0] + half], 1)
-        coords = np.concatenate([boxes, points[:, 2:].reshape(-1, 12)], 1) * side
-        coords[:, 0::2] += x0
-        coords[:, 1::2] += y0
-        scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))
-        return np.concatenate([coords, scores[:, None]], 1).astype(np.float32)
+        scores = 1 / (1 + np.exp(-np.clip(logits[square, anchor], -80, 80)))
+        rows = np.concatenate([boxes, points[:, 2:].reshape(-1, 12), scores[:, None]], 1)
+        return rows.astype(np.float32), square
 
 
 class BlazeFaceDetector(FaceDetector):
-    """MediaPipe's BlazeFace pair (short and full range) on LiteRT, with tiles for large photos."""
+    """MediaPipe's BlazeFace pair (short and full range) on LiteRT, with tiles for small faces."""
 
     name = "blazeface"
+    version = "2"  # 2: tiled short-range pyramid with close-up confirmation
 
     def __init__(self, num_threads: int | None = None):
-        self._short = _BlazeFace(*_SHORT, num_threads=num_threads)
-        self._full = _BlazeFace(*_FULL, num_threads=num_threads)
+        self._short = _BlazeFace(SHORT_RANGE, num_threads=num_threads)
+        self._full = _BlazeFace(FULL_RANGE, num_threads=num_threads)
 
     def detect(self, image: np.ndarray, min_score: float = DETECTOR_MIN_SCORE) -> list[Face]:
         height, width = image.shape[:2]
-        whole = (0, 0, width, height)
-        found = self._short(image, whole)
+        found = self._short(image, (0, 0, width, height))
         found = found[found[:, 16] >= min_score]
-        largest = (found[:, 2] - found[:, 0]).max() if len(found) else 0.0
-        if largest < SMALL_FACE * min(width, height):
-            extra = self._full(image, whole)
-            extra = extra[extra[:, 16] >= min_score]
-            tiled = np.concatenate([self._full(image, t) for t in _tiles(width, height)] or [extra[:0]])
-            extra = np.concatenate([extra, tiled[tiled[:, 16] >= max(min_score, TILE_MIN_SCORE)]])
-            # A face the short-range pass found keeps its short-range box: the full-range model frames
-            # faces larger and higher, and averaging in its (tile-dependent) boxes would make the crop
-            # depend on the photo's resolution. The full-range pass adds the faces it alone finds.
-            if len(found):
-                extra = extra[[not (_iou(row, found) > NMS_IOU).any() for row in extra]]
-            found = np.concatenate([found, extra])
-        merged = _weighted_nms(found)
-        return [_to_face(row) for row in merged]
+        sure = found[found[:, 16] >= EXTRA_MIN_SCORE]
+        if not len(sure) or (sure[:, 2] - sure[:, 0]).max() < SMALL_FACE * min(width, height):
+            found = np.concatenate([sure, self._search(image, found, min_score)])
+        return [_to_face(row) for row in _weighted_nms(found)]
+
+    def _search(self, image: np.ndarray, found: np.ndarray, min_score: float) -> np.ndarray:
+        """Faces suggested by the full-range pass, the tiles or a doubtful short-range detection,
+        each kept only if a close look confirms it. A face the short-range pass is sure of keeps
+        its box: the other passes frame faces differently, and averaging in their (scale-dependent)
+        boxes would make the crop depend on the photo's resolution."""
+        height, width = image.shape[:2]
+        sure = found[found[:, 16] >= EXTRA_MIN_SCORE]
+        candidates = np.concatenate([found[found[:, 16] < EXTRA_MIN_SCORE], self._full(image, (0, 0, width, height)),
+                                     self._tiled(image)])
+        if len(sure):
+            candidates = candidates[[not (_iou(row, sure) > NMS_IOU).any() for row in candidates]]
+        confirmed = self._confirm(image, np.array(_weighted_nms(candidates)).reshape(-1, 17))
+        return confirmed[confirmed[:, 16] >= max(min_score, EXTRA_MIN_SCORE)]
+
+    def _confirm(self, image: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Each candidate looked at again in the photo at full resolution, framed so that it spans
+        :data:`CLOSE_FACE` px of the short-range model's input: the best detection there whose
+        centre lies in the candidate's box, or nothing."""
+        rows = [np.zeros((0, 17), np.float32)]
+        for first in range(0, len(candidates), TILE_BATCH):
+            chunk = candidates[first:first + TILE_BATCH]
+            views = [_close_up(image, row, self._short.size) for row in chunk]
+            found, index = self._short.run(np.stack([square for square, _, _ in views]))
+            origins = np.array([origin for _, origin, _ in views], np.float32)
+            scales = np.array([scale for _, _, scale in views], np.float32)
+            found[:, :16] = found[:, :16] / scales[index, None] + np.tile(origins[index], 8)
+            centre_x, centre_y = (found[:, 0] + found[:, 2]) / 2, (found[:, 1] + found[:, 3]) / 2
+            inside = ((centre_x > chunk[index, 0]) & (centre_x < chunk[index, 2])
+                      & (centre_y > chunk[index, 1]) & (centre_y < chunk[index, 3]))
+            for i in range(len(chunk)):
+                mine = found[inside & (index == i)]
+                rows.append(mine[np.argmax(mine[:, 16])][None] if len(mine) else mine)
+        return np.concatenate(rows)
+
+    def _tiled(self, image: np.ndarray) -> np.ndarray:
+        """Detections of the short-range model over the tiles of every pyramid level."""
+        rows = [np.zeros((0, 17), np.float32)]
+        level = image
+        for scale in _level_scales(image.shape[1], image.shape[0]):
+            size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+            level = cv2.resize(level, size, interpolation=cv2.INTER_AREA)
+            found = self._level(_normalise(level))
+            found[:, :16] /= scale
+            rows.append(found)
+        return np.concatenate(rows)
+
+    def _level(self, level: np.ndarray) -> np.ndarray:
+        """Detections in one normalised pyramid level, in its pixels. Each face is kept from the
+        one tile whose core holds its centre: the tile that holds the whole face."""
+        side = self._short.size
+        xs, ys = _tile_starts(level.shape[1], side), _tile_starts(level.shape[0], side)
+        padded = np.full((max(level.shape[0], side), max(level.shape[1], side), 3), -1.0, np.float32)
+        padded[: level.shape[0], : level.shape[1]] = level
+        grid = [(ix, iy) for iy in range(len(ys)) for ix in range(len(xs))]
+        rows = [np.zeros((0, 17), np.float32)]
+        for first in range(0, len(grid), TILE_BATCH):
+            cells = np.array(grid[first:first + TILE_BATCH])
+            origins = np.stack([xs[cells[:, 0]], ys[cells[:, 1]]], 1)
+            found, tile = self._short.run(np.stack([padded[y:y + side, x:x + side] for x, y in origins]))
+            found[:, :16] += np.tile(origins[tile], 8)
+            centre_x, centre_y = (found[:, 0] + found[:, 2]) / 2, (found[:, 1] + found[:, 3]) / 2
+            owned = (_owner(centre_x, xs, side) == cells[tile, 0]) & (_owner(centre_y, ys, side) == cells[tile, 1])
+            rows.append(found[owned])
+        return np.concatenate(rows)
 
 
-def _tiles(width: int, height: int) -> list[tuple[int, int, int, int]]:
-    """Overlapping ``TILE`` x ``TILE`` regions covering a photo too large for one 192 px pass."""
-    if max(width, height) <= 1.5 * TILE:
-        return []
-    step = TILE * (1 - TILE_OVERLAP)
+def _close_up(image: np.ndarray, row: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float], float]:
+    """A ``size`` square around the box of ``row``, scaled so the box is :data:`CLOSE_FACE` px
+    wide (parts outside the photo are black): the normalised square, the photo point at its
+    top-left corner, and the scale."""
+    scale = CLOSE_FACE / max(row[2] - row[0], 1.0)
+    x0, y0 = (row[0] + row[2]) / 2 - size / scale / 2, (row[1] + row[3]) / 2 - size / scale / 2
+    left, top = max(0, math.floor(x0)), max(0, math.floor(y0))
+    right = min(image.shape[1], math.ceil(x0 + size / scale))
+    bottom = min(image.shape[0], math.ceil(y0 + size / scale))
+    square = np.full((size, size, 3), -1.0, np.float32)
+    if right > left and bottom > top:
+        patch = image[top:bottom, left:right]
+        w, h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
+        resized = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        at_x, at_y = max(0, round((left - x0) * scale)), max(0, round((top - y0) * scale))
+        piece = _normalise(resized[: size - at_y, : size - at_x])
+        square[at_y:at_y + piece.shape[0], at_x:at_x + piece.shape[1]] = piece
+        x0, y0 = left - at_x / scale, top - at_y / scale
+    return square, (x0, y0), scale
 
-    def starts(length: int) -> np.ndarray:
-        count = int(np.ceil(max(0, length - TILE) / step)) + 1
-        return np.linspace(0, max(0, length - TILE), count).astype(int)
 
-    return [(x, y, min(width, x + TILE), min(height, y + TILE)) for y in starts(height) for x in starts(width)]
+def _normalise(image: np.ndarray) -> np.ndarray:
+    return image.astype(np.float32) / 127.5 - 1.0
+
+
+def _level_scales(width: int, height: int) -> list[float]:
+    """Scales (model pixels per photo pixel) of the tiled levels: the first makes a
+    :data:`MIN_FACE` face :data:`TILE_FACE` px (within the pixel budget), each next one half of
+    it, while the level is still larger than one tile (the whole-photo pass covers the rest)."""
+    scale = min(TILE_FACE / MIN_FACE, math.sqrt(MAX_LEVEL_PIXELS / (width * height)))
+    scales = []
+    while max(width, height) * scale > SHORT_RANGE.anchors.size:
+        scales.append(scale)
+        scale /= 2
+    return scales
+
+
+def _tile_starts(length: int, side: int) -> np.ndarray:
+    """Starts of tiles of ``side`` covering ``length`` with at least :data:`TILE_OVERLAP` overlap."""
+    count = math.ceil(max(0, length - side) / (side - TILE_OVERLAP)) + 1
+    return np.linspace(0, max(0, length - side), count).round().astype(int)
+
+
+def _owner(centres: np.ndarray, starts: np.ndarray, side: int) -> np.ndarray:
+    """Index of the tile whose core holds each centre (cores meet halfway through each overlap)."""
+    return np.searchsorted((starts[1:] + starts[:-1] + side) / 2, centres)
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
