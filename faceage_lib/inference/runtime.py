@@ -64,7 +64,7 @@ def _load(model: str | os.PathLike | bytes, threads: int, name: str):
     Interpreter = _interpreter_class()
     source = {"model_content": bytes(model)} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
     try:
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             interpreter = Interpreter(**source, num_threads=threads)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
@@ -74,7 +74,7 @@ def _load(model: str | os.PathLike | bytes, threads: int, name: str):
 
 
 @contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_stderr_silenced() -> Iterator[None]:
     """Point file descriptor 2 at /dev/null meanwhile: LiteRT's native code writes "INFO: Created
     TensorFlow Lite XNNPACK delegate for CPU." there, past Python's ``sys.stderr``."""
     with _STDERR_LOCK:

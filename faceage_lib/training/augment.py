@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-import keras
+from .backend import keras  # noqa: I001  (first: Keras imported quietly)
 from keras import ops
 
 

@@ -14,8 +14,7 @@ MODEL_FILES = ("model.tflite", "model.keras")
 def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_confidence: float = 0.5,
                  training: dict | None = None, calibration: dict | None = None) -> Path:
     """Write the Keras model (without optimizer state), its LiteRT conversion and the manifest."""
-    import keras
-
+    from .backend import keras
     from .model import inference_model
 
     out = Path(out_dir)

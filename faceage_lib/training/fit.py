@@ -15,12 +15,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
 from ..config import cache_home
 from ..errors import DatasetError
+from .backend import keras
 from .config import TrainConfig
 from .crops import load_or_build_crops
 from .utkface import load_utkface

@@ -7,7 +7,7 @@ The expected value is the age; the distribution's quantiles give an age range fo
 
 from __future__ import annotations
 
-import keras
+from .backend import keras  # noqa: I001  (first: Keras imported quietly)
 from keras import layers, ops
 
 from ..config import MAX_AGE
