@@ -9,10 +9,11 @@ The package is laid out by the path data takes:
 * ``config`` (paths, thresholds, names), ``errors`` and ``cli`` (the ``faceage`` command) on top.
 """
 
-from .errors import DatasetError, FaceAgeError, ImageError, ModelFileError
+from .errors import DatasetError, FaceAgeError, ImageError, ModelFileError, StoreError
 
 __version__ = "0.1.0"
-__all__ = ["Predictor", "FaceResult", "FaceAgeError", "ImageError", "ModelFileError", "DatasetError"]
+__all__ = ["Predictor", "FaceResult", "FaceAgeError", "ImageError", "ModelFileError", "DatasetError",
+           "StoreError"]
 
 
 def __getattr__(name: str):

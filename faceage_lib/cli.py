@@ -2,6 +2,10 @@
 
 Building the parser imports nothing heavy; each subcommand imports what it needs when it runs,
 so ``faceage predict`` loads neither TensorFlow nor the training or evaluation code.
+
+Exit codes: 0 done; 1 an error stopped the command (one line on stderr); 2 wrong usage;
+3 done, but some items failed (photos ``predict`` could not read, entries ``feedback export``
+found damaged), each named on stderr.
 """
 
 from __future__ import annotations
@@ -10,8 +14,19 @@ import argparse
 import csv
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
+
+from . import __version__
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_CODES = """exit codes:
+  0  done
+  1  an error stopped the command (the reason is on stderr)
+  2  wrong command-line usage
+  3  done, but some items failed: photos that predict could not read, or entries that
+     feedback export found damaged (each is named on stderr)"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,74 +34,103 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     from .errors import FaceAgeError
 
     try:
-        return args.run(args) or 0
+        return args.run(args) or EXIT_OK
     except FaceAgeError as error:
         print(f"faceage: {error}", file=sys.stderr)
-        return 1
+    except OSError as error:  # a file or folder the command had to read or write
+        where = f": {error.filename}" if error.filename else ""
+        print(f"faceage: {error.strerror or error}{where}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
+    return EXIT_ERROR
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Each option's default after its help; an option without one (None) says in its help what
+    happens then, and a required one has none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.required:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="faceage", description="Age and gender from face photos.")
+    parser = argparse.ArgumentParser(prog="faceage", description="Age and gender from face photos.",
+                                     epilog=EXIT_CODES, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"faceage {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
-    def data_options(command, required=False):
-        command.add_argument("--data-dir", required=required,
-                             help="UTKFace folder, .zip or .tar.gz (default: download from Kaggle)")
-        command.add_argument("--work-dir", help="where manifests and crop caches go (default: ~/.cache/faceage)")
+    def add(group, name: str, help_text: str) -> argparse.ArgumentParser:
+        return group.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
 
-    command = commands.add_parser("data", help="find or download UTKFace, label, de-duplicate, split")
+    def data_options(command):
+        command.add_argument("--data-dir", help="UTKFace folder, .zip or .tar.gz (default: download from Kaggle)")
+        command.add_argument("--work-dir", help="where manifests and crop caches go (default: ~/.cache/faceage, "
+                                                "or $FACEAGE_HOME)")
+
+    def model_option(command, what: str = "model folder or .tflite"):
+        command.add_argument("--model", help=f"{what} (default: $FACEAGE_MODEL_DIR, else the shipped model)")
+
+    def format_option(command, choices: tuple[str, ...]):
+        command.add_argument("--format", choices=choices, default=choices[0], help="output format")
+
+    command = add(commands, "data", "find or download UTKFace, label, de-duplicate, split")
     data_options(command)
-    command.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(command, ("table", "json"))
     command.set_defaults(run=run_data)
 
-    command = commands.add_parser("train", help="train a model on the manifest's train split")
+    command = add(commands, "train", "train a model on the manifest's train split")
     data_options(command)
     command.add_argument("--out", required=True, help="output folder (checkpoints, log, exported model)")
     train_config_options(command)
     command.set_defaults(run=run_train)
 
-    command = commands.add_parser("evaluate", help="evaluate a model on the test split")
+    command = add(commands, "evaluate", "evaluate a model on the test split")
     data_options(command)
-    command.add_argument("--model", help="model folder or .tflite (default: the shipped model)")
+    model_option(command)
     command.add_argument("--flip", action="store_true", help="average with the mirrored crop (test-time augmentation)")
-    command.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(command, ("table", "json"))
     command.set_defaults(run=run_evaluate)
 
-    command = commands.add_parser("predict", help="age and gender of every face in photos or folders")
+    command = add(commands, "predict", "age and gender of every face in photos or folders")
     command.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
-    command.add_argument("--model", help="model folder or .tflite (default: the shipped model)")
-    command.add_argument("--format", choices=("json", "csv"), default="json")
-    command.add_argument("--out", help="write here instead of standard output")
+    model_option(command)
+    format_option(command, ("json", "csv"))
+    command.add_argument("--out", help="write to this file, in a folder that exists (default: standard output)")
     command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.set_defaults(run=run_predict)
 
-    command = commands.add_parser("report", help="evaluation plots, metrics.json and report.md")
+    command = add(commands, "report", "evaluation plots, metrics.json and report.md")
     data_options(command)
-    command.add_argument("--model", help="model folder or .tflite (default: the shipped model)")
+    model_option(command)
     command.add_argument("--out", required=True, help="folder for the report")
-    command.add_argument("--flip", action="store_true")
+    command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     command.set_defaults(run=run_report)
 
-    command = commands.add_parser("app", help="start the Gradio app")
-    command.add_argument("--share", action="store_true", help="create a public Gradio share link")
-    command.add_argument("--host", default="127.0.0.1")
-    command.add_argument("--port", type=int, default=7860)
-    command.add_argument("--model", help="model folder (default: the shipped model)")
+    command = add(commands, "app", "start the Gradio app")
+    command.add_argument("--share", action="store_true", help="also create a public Gradio share link")
+    command.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network)")
+    command.add_argument("--port", type=int, default=7860, help="port to listen on")
+    model_option(command, "model folder")
     command.set_defaults(run=run_app)
 
-    feedback = commands.add_parser("feedback", help="the consented feedback store").add_subparsers(metavar="ACTION")
-    command = feedback.add_parser("export", help="write stored crops as UTKFace-style files")
-    command.add_argument("--out", required=True)
+    feedback = add(commands, "feedback", "the consented feedback store ($FACEAGE_DB_URL, else a SQLite file "
+                                         "in $FACEAGE_HOME or ~/.local/share/faceage)")
+    actions = feedback.add_subparsers(metavar="ACTION")
+    command = add(actions, "list", "list stored entries (their ids are what delete needs)")
+    format_option(command, ("table", "json"))
+    command.set_defaults(run=run_feedback_list)
+    command = add(actions, "export", "write stored crops as UTKFace-style files")
+    command.add_argument("--out", required=True, help="folder for the crops (created if missing)")
     command.set_defaults(run=run_feedback_export)
-    command = feedback.add_parser("delete", help="remove one entry")
-    command.add_argument("--id", type=int, required=True)
+    command = add(actions, "delete", "remove one entry")
+    command.add_argument("--id", type=int, required=True, help="the entry's id, as feedback list shows it")
     command.set_defaults(run=run_feedback_delete)
     return parser
 
@@ -188,41 +232,79 @@ def predict_records(predictor, files: list[Path], progress: bool) -> list[dict]:
     return records
 
 
+#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 CSV_FIELDS = ("path", "face", "x1", "y1", "x2", "y2", "score", "age", "age_low", "age_high",
               "gender", "gender_prob", "p_female", "error")
 
 
 def write_csv(records: list[dict], stream) -> None:
-    """One row per face; an image with no face or an error gets one row with empty face fields."""
+    """One row per face; an image with no face or an error gets one row with empty face fields.
+
+    Text that a spreadsheet would run as a formula (a file named ``=HYPERLINK(...).jpg``) gets a
+    leading ``'``, so it shows as text.
+    """
     writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS)
     writer.writeheader()
     for record in records:
-        if not record["faces"]:
-            writer.writerow({"path": record["path"], "error": record["error"] or ""})
+        rows = [{"path": record["path"], "error": record["error"] or ""}] if not record["faces"] else []
         for index, face in enumerate(record["faces"]):
             x1, y1, x2, y2 = face["box"]
-            writer.writerow({"path": record["path"], "face": index, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                             **{k: face[k] for k in CSV_FIELDS[6:-1]}, "error": ""})
+            rows.append({"path": record["path"], "face": index, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+                         **{k: face[k] for k in CSV_FIELDS[6:-1]}, "error": ""})
+        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
+
+
+def csv_cell(value):
+    """``value``, with a ``'`` before text that a spreadsheet would read as a formula."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+def check_output_file(name: str) -> None:
+    """Fail early, before any work, if results could not be written to ``name``."""
+    from .errors import FaceAgeError
+
+    path = Path(name)
+    if path.is_dir():
+        raise FaceAgeError(f"--out {name} is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise FaceAgeError(f"--out {name}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise FaceAgeError(f"--out {name}: the folder {folder} cannot be written to")
 
 
 def run_predict(args) -> int:
+    from .errors import FaceAgeError
     from .inference.predictor import Predictor
 
+    if args.out:
+        check_output_file(args.out)
     files = image_files(args.paths)
+    if not files:
+        raise FaceAgeError(f"no image files found in {', '.join(args.paths)}")
     predictor = Predictor(args.model, flip=args.flip)
     progress = not args.quiet and len(files) > 1 and sys.stderr.isatty()
     records = predict_records(predictor, files, progress)
-    stream = open(args.out, "w", newline="") if args.out else sys.stdout
-    try:
+    with open(args.out, "w", newline="") if args.out else _stdout() as stream:
         if args.format == "json":
             json.dump(records, stream, indent=2)
             stream.write("\n")
         else:
             write_csv(records, stream)
-    finally:
-        if args.out:
-            stream.close()
-    return 0
+    failed = [record for record in records if record["error"]]
+    for record in failed:
+        where = "" if record["path"] in record["error"] else f"{record['path']}: "
+        print(f"faceage: {where}{record['error']}", file=sys.stderr)
+    return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def _stdout():
+    """Standard output, in a ``with`` block that leaves it open."""
+    from contextlib import nullcontext
+
+    return nullcontext(sys.stdout)
 
 
 # --------------------------------------------------------------------------- report, app, feedback
@@ -243,19 +325,40 @@ def run_app(args) -> int:
     return 0
 
 
+def run_feedback_list(args) -> int:
+    from .app.feedback import FeedbackStore
+
+    entries = FeedbackStore().entries()
+    if args.format == "json":
+        print(json.dumps([entry.to_dict() for entry in entries], indent=2))
+    elif not entries:
+        print("no feedback entries")
+    else:
+        print(f"{'id':>6}  {'date (UTC)':<16}  {'predicted':<16}  true")
+        for entry in entries:
+            predicted = f"{entry.predicted_age:.0f} {entry.predicted_gender} ({entry.gender_prob:.0%})"
+            print(f"{entry.id:>6}  {entry.created_at:%Y-%m-%d %H:%M}  {predicted:<16}  "
+                  f"{entry.true_age} {entry.true_gender or '-'}")
+    return EXIT_OK
+
+
 def run_feedback_export(args) -> int:
     from .app.feedback import FeedbackStore
 
-    written = FeedbackStore().export(args.out)
-    print(f"{len(written)} crops written to {args.out}")
-    return 0
+    result = FeedbackStore().export(args.out)
+    print(f"{len(result.written)} crops written to {args.out}")
+    for entry_id, reason in result.skipped.items():
+        print(f"skipped entry {entry_id}: {reason}")
+    for entry_id, reason in result.damaged.items():
+        print(f"faceage: entry {entry_id} is damaged, not exported: {reason}", file=sys.stderr)
+    return EXIT_PARTIAL if result.damaged else EXIT_OK
 
 
 def run_feedback_delete(args) -> int:
     from .app.feedback import FeedbackStore
 
     if not FeedbackStore().delete(args.id):
-        print(f"faceage: no feedback entry with id {args.id}", file=sys.stderr)
-        return 1
+        print(f"faceage: no feedback entry with id {args.id} (faceage feedback list shows them)", file=sys.stderr)
+        return EXIT_ERROR
     print(f"deleted entry {args.id}")
-    return 0
+    return EXIT_OK

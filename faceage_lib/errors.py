@@ -15,3 +15,14 @@ class ModelFileError(FaceAgeError):
 
 class DatasetError(FaceAgeError):
     """UTKFace could not be found, downloaded or read."""
+
+
+class StoreError(FaceAgeError):
+    """The feedback database could not be opened, read or written.
+
+    ``reason`` says why without naming the database's location (safe to show a web user).
+    """
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason or message

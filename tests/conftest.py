@@ -6,7 +6,11 @@ Nothing here needs the network or ../shared.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +153,75 @@ def app_server(tiny_model_dir, tmp_path_factory):
                             quiet=True, **LAUNCH_OPTIONS)
     yield url, store
     demo.close()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def _postgres_bin(name: str) -> str | None:
+    """A PostgreSQL server program: on PATH, else in Debian's /usr/lib/postgresql/<version>/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+    return str(candidates[-1]) if candidates else None
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: there, run it as the ``postgres`` user."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throw-away PostgreSQL server on a Unix socket in a temp folder: its base URL (no database).
+
+    ``FACEAGE_TEST_POSTGRES_URL`` uses a server you run instead. Where none can be started the
+    tests that need it skip, except in CI (``CI`` or ``FACEAGE_REQUIRE_POSTGRES`` set), where
+    they fail.
+    """
+    if os.environ.get("FACEAGE_TEST_POSTGRES_URL"):
+        yield os.environ["FACEAGE_TEST_POSTGRES_URL"]
+        return
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if not (initdb and pg_ctl):
+        _no_postgres("initdb and pg_ctl were not found (Debian: apt-get install -y postgresql)")
+    folder = Path(tempfile.mkdtemp(prefix="faceage-pg-"))  # short: a socket path has ~100 characters
+    data = folder / "data"
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres")
+        subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "faceage", "-A", "trust", "--no-sync"]),
+                       check=True, capture_output=True, timeout=120)
+        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-t", "60",
+                                        "-o", f"-k {folder} -c listen_addresses='' -c fsync=off", "start"]),
+                       check=True, capture_output=True, timeout=90)
+    except (OSError, LookupError, subprocess.SubprocessError) as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        detail = getattr(error, "stderr", b"") or b""
+        _no_postgres(f"a PostgreSQL server could not be started: {error} {detail.decode(errors='replace')[-300:]}")
+    yield f"postgresql+psycopg://faceage@/postgres?host={folder}"
+    subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True,
+                   timeout=60)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _no_postgres(reason: str):
+    if os.environ.get("CI") or os.environ.get("FACEAGE_REQUIRE_POSTGRES"):  # in CI the tests must run
+        pytest.fail(f"{reason}, and CI or FACEAGE_REQUIRE_POSTGRES is set", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> str:
+    """The URL of a new, empty database on that server, for one test."""
+    import sqlalchemy
+
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'psycopg[binary]')")
+    name = f"faceage_test_{uuid.uuid4().hex[:12]}"
+    server = sqlalchemy.create_engine(postgres_server, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))  # a generated name, no user input
+    server.dispose()
+    url = sqlalchemy.make_url(postgres_server).set(database=name)
+    return url.render_as_string(hide_password=False)

@@ -1,7 +1,9 @@
-"""The ``faceage`` command: ``data`` and ``predict`` (the feedback commands are tested with the store)."""
+"""The ``faceage`` command: ``data``, ``predict``, help and version (the feedback commands are tested
+with the store)."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -12,6 +14,7 @@ from conftest import MALFORMED
 from PIL import Image
 from skimage import data as samples
 
+import faceage_lib
 from faceage_lib import cli
 from faceage_lib.training.utkface import read_manifest
 
@@ -80,7 +83,7 @@ def _run_predict(args, capsys) -> tuple[int, str]:
 
 def test_cli_predict_json(photo_tree, tiny_model_dir, capsys):
     code, out = _run_predict([str(photo_tree), "--model", str(tiny_model_dir)], capsys)
-    assert code == 0
+    assert code == cli.EXIT_PARTIAL  # broken.jpg could not be read
     records = json.loads(out)
     by_name = {Path(r["path"]).name: r for r in records}
     assert sorted(by_name) == ["astronaut.png", "broken.jpg", "cat.jpg"]  # notes.txt is ignored
@@ -110,15 +113,53 @@ def test_cli_predict_json_matches_the_predictor(photo_tree, tiny_model_dir, pred
 
 
 def test_cli_predict_missing_file_is_reported(tmp_path, tiny_model_dir, capsys):
-    code, out = _run_predict([str(tmp_path / "gone.jpg"), "--model", str(tiny_model_dir)], capsys)
-    assert code == 0
-    [record] = json.loads(out)
+    code = cli.main(["predict", str(tmp_path / "gone.jpg"), "--model", str(tiny_model_dir)])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_PARTIAL == 3  # every file failed: not a success
+    [record] = json.loads(captured.out)
     assert record["faces"] == [] and "no such file" in record["error"]
+    assert captured.err == f"faceage: {tmp_path / 'gone.jpg'}: no such file\n"
+
+
+def test_cli_predict_exit_code(photo_tree, tiny_model_dir, tmp_path, capsys):
+    good = str(photo_tree / "trip" / "day1" / "astronaut.png")
+    assert cli.main(["predict", good, "--model", str(tiny_model_dir)]) == 0
+    assert capsys.readouterr().err == ""
+    assert cli.main(["predict", good, str(tmp_path / "gone.jpg"), "--model", str(tiny_model_dir)]) == 3
+    assert capsys.readouterr().err.count("\n") == 1  # one line per file that failed
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["predict", str(tmp_path / "empty"), "--model", str(tiny_model_dir)]) == 1
+    assert "no image files found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("out", ["missing/results.json", "."])
+def test_cli_predict_bad_out_fails_before_the_work(photo_tree, tmp_path, capsys, out):
+    """Checked first: not after every photo was analysed, and before the model is loaded."""
+    code = cli.main(["predict", str(photo_tree), "--model", str(tmp_path / "no-model"), "--out",
+                     str(tmp_path / out)])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert ("does not exist" if "missing" in out else "is a folder") in err
+    assert "Traceback" not in err and "manifest" not in err
+
+
+def test_cli_predict_csv_neutralises_formulas(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    names = ['=HYPERLINK("evil","click").jpg', "+1.jpg", "-1.jpg", "@SUM(1).jpg", "plain.jpg"]
+    code, out = _run_predict(["--model", str(tiny_model_dir), "--format", "csv", "--", *names], capsys)
+    assert code == 3  # none of them exists
+    paths = [row["path"] for row in csv.DictReader(io.StringIO(out))]
+    assert paths == [f"'{name}" for name in names[:4]] + ["plain.jpg"]
+
+
+def test_csv_cells():
+    assert [cli.csv_cell(v) for v in ("=1+1", "\t=1", "ok", "", -3, 0.5, None)] == \
+        ["'=1+1", "'\t=1", "ok", "", -3, 0.5, None]
 
 
 def test_cli_predict_csv(photo_tree, tiny_model_dir, capsys):
     code, out = _run_predict([str(photo_tree), "--model", str(tiny_model_dir), "--format", "csv"], capsys)
-    assert code == 0
+    assert code == 3
     reader = csv.DictReader(io.StringIO(out))
     assert reader.fieldnames == ["path", "face", "x1", "y1", "x2", "y2", "score", "age", "age_low", "age_high",
                                  "gender", "gender_prob", "p_female", "error"]
@@ -137,12 +178,12 @@ def test_cli_predict_csv(photo_tree, tiny_model_dir, capsys):
 def test_cli_predict_out_file(photo_tree, tiny_model_dir, tmp_path, capsys):
     target = tmp_path / "results.json"
     code, out = _run_predict([str(photo_tree), "--model", str(tiny_model_dir), "--out", str(target)], capsys)
-    assert code == 0 and out == ""
+    assert code == 3 and out == ""
     assert len(json.loads(target.read_text())) == 3
     target_csv = tmp_path / "results.csv"
     code, out = _run_predict([str(photo_tree), "--model", str(tiny_model_dir), "--format", "csv", "--out",
                               str(target_csv)], capsys)
-    assert code == 0 and out == ""
+    assert code == 3 and out == ""
     assert len(list(csv.DictReader(target_csv.open()))) == 3
 
 
@@ -158,3 +199,36 @@ def test_image_files_walks_folders_in_order(photo_tree, tmp_path):
     found = cli.image_files([str(photo_tree), str(extra)])
     assert found == [photo_tree / "pets" / "cat.jpg", photo_tree / "trip" / "broken.jpg",
                      photo_tree / "trip" / "day1" / "astronaut.png", extra]
+
+
+# --------------------------------------------------------------------------- help and version
+
+
+def subcommands(parser: argparse.ArgumentParser, prefix: str = "faceage"):
+    """(name, parser) of every command and sub-action, depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"{prefix} {name}", sub
+                yield from subcommands(sub, f"{prefix} {name}")
+
+
+def test_every_option_has_help_and_shows_its_default():
+    commands = dict(subcommands(cli.build_parser()))
+    assert {"faceage predict", "faceage app", "faceage feedback list", "faceage feedback export"} <= set(commands)
+    for name, parser in commands.items():
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            text = formatter._expand_help(action) if action.help else ""
+            assert text, f"{name} {action.option_strings[0]} has no help"
+            if not action.required:
+                assert "default" in text, f"{name} {action.option_strings[0]} does not show its default: {text}"
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"faceage {faceage_lib.__version__}"

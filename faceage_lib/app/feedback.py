@@ -16,10 +16,11 @@ SQLAlchemy, so any database works:
 from __future__ import annotations
 
 import io
-import logging
 import os
+import re
 import threading
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,19 +29,28 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import (Boolean, DateTime, Float, Integer, LargeBinary, String, create_engine, delete,
                         event, func, select)
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
 from ..config import GENDERS, MAX_AGE, data_home
+from ..errors import StoreError
 from ..training.utkface import parse_name
-
-log = logging.getLogger(__name__)
 
 MIN_TRUE_AGE, MAX_TRUE_AGE = 0, 120
 #: The largest crop side accepted (the app's crops are the model's input size, far smaller).
 MAX_CROP_SIDE = 1024
 DB_FILE = "feedback.db"
+#: How long to wait for a database that another program holds locked (seconds).
+LOCK_TIMEOUT_S = 5.0
+#: Database errors, by a fragment of the driver's message, and what to tell the user.
+_REASONS = {
+    "locked": "it is locked by another program (waited {timeout} s); try again in a moment",
+    "not a database": "the file is not a SQLite database, perhaps damaged; move it away to start a new one",
+    "readonly": "it is read-only",
+    "unable to open": "the file cannot be opened (check that its folder exists and can be written)",
+}
 
 
 class Base(DeclarativeBase):
@@ -83,6 +93,23 @@ class FeedbackEntry:
         """The gender used for training: the true one when given, else the predicted one."""
         return self.true_gender or self.predicted_gender
 
+    def to_dict(self) -> dict:
+        """Plain JSON types; ``created_at`` as ISO 8601 in UTC."""
+        return {"id": self.id, "created_at": self.created_at.isoformat(), "predicted_age": self.predicted_age,
+                "predicted_gender": self.predicted_gender, "gender_prob": self.gender_prob,
+                "true_age": self.true_age, "true_gender": self.true_gender}
+
+
+@dataclass
+class ExportResult:
+    """What :meth:`FeedbackStore.export` did: files written, entries left out and why."""
+
+    written: list[Path] = field(default_factory=list)
+    #: id -> reason, for entries that cannot have a UTKFace name (true age 0 or over 116)
+    skipped: dict[int, str] = field(default_factory=dict)
+    #: id -> reason, for entries that could not be read (a damaged crop or field)
+    damaged: dict[int, str] = field(default_factory=dict)
+
 
 def default_url() -> str:
     """``$FACEAGE_DB_URL``, else the SQLite file in :func:`data_home`."""
@@ -90,40 +117,76 @@ def default_url() -> str:
 
 
 class FeedbackStore:
-    """The feedback database. Safe to share between the app's request threads."""
+    """The feedback database. Safe to share between the app's request threads.
 
-    def __init__(self, url: str | None = None):
-        self.url = make_url(url or default_url())
+    Every database fault (locked, damaged, read-only, unreachable) raises
+    :class:`~faceage_lib.errors.StoreError` with the reason; a locked SQLite file is waited
+    for ``timeout`` seconds at most.
+    """
+
+    def __init__(self, url: str | URL | None = None, timeout: float = LOCK_TIMEOUT_S):
+        self.timeout = timeout
+        try:
+            self.url = make_url(url or default_url())
+        except SQLAlchemyError:
+            raise StoreError(f"the feedback database URL {str(url or default_url())!r} is not a database URL "
+                             "(e.g. sqlite:///path/feedback.db)", "its URL is not valid") from None
         self._sqlite = self.url.get_backend_name() == "sqlite"
         # SQLite allows one writer at a time: serialise writes in-process (other processes wait
         # on the busy timeout). Other databases handle concurrent transactions themselves.
         self._write_lock = threading.Lock() if self._sqlite else None
-        self.engine = self._create_engine()
-        Base.metadata.create_all(self.engine)
+        with self._guard("opened"):
+            self.engine = self._create_engine()
+            Base.metadata.create_all(self.engine)
 
     def _create_engine(self) -> Engine:
-        if not self._sqlite:
-            return create_engine(self.url, pool_pre_ping=True)
+        try:
+            return self._sqlite_engine() if self._sqlite else create_engine(self.url, pool_pre_ping=True)
+        except OSError as error:  # creating the SQLite file or its folder
+            reason = f"{error.strerror or error}: {error.filename or self.where}"
+        except ImportError as error:
+            reason = f"its database driver {error.name!r} is not installed"
+        raise StoreError(f"the feedback database {self.where} could not be opened: {reason}", reason) from None
+
+    def _sqlite_engine(self) -> Engine:
         database = self.url.database
         in_memory = not database or database == ":memory:" or self.url.query.get("mode") == "memory"
         if in_memory:  # one shared connection, or every thread would see its own empty database
             engine = create_engine(self.url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
         else:
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+            if not self.url.query.get("uri"):  # a plain file name, not a "file:" URI
+                _create_private_file(Path(database).expanduser())
+            engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": self.timeout})
+        busy_ms = int(self.timeout * 1000)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record):  # constant statements, no user input
             cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         return engine
 
     def __repr__(self) -> str:
-        return f"FeedbackStore({self.url.render_as_string(hide_password=True)!r})"
+        return f"FeedbackStore({self.where!r})"
+
+    @property
+    def where(self) -> str:
+        """The database's file (SQLite) or URL without its password."""
+        if self._sqlite and self.url.database:
+            return self.url.database
+        return self.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def _guard(self, action: str):
+        """Turn a database fault into one :class:`StoreError` that says why."""
+        try:
+            yield
+        except SQLAlchemyError as error:
+            reason = _reason(error, self.timeout)
+            raise StoreError(f"the feedback database {self.where} could not be {action}: {reason}", reason) from None
 
     # ----------------------------------------------------------------------------- writing
 
@@ -131,11 +194,12 @@ class FeedbackStore:
             true_age: Any, consent: bool, true_gender: str | None = None) -> int:
         """Store one consented entry; returns its id.
 
-        Raises ``ValueError`` with the reason when ``consent`` is not ``True``, ``true_age`` is not
-        a whole number of years in 0-120, the crop is not an HxWx3 uint8 image, or a gender
-        is not "female" / "male". Nothing is stored then.
+        Raises ``ValueError`` with the reason when ``consent`` is not ``True`` (the boolean: no
+        string, number or list counts), ``true_age`` is not a whole number of years in 0-120,
+        the crop is not an HxWx3 uint8 image, or a gender is not "female" / "male". Nothing is
+        stored then. A database fault raises ``StoreError``.
         """
-        if not (isinstance(consent, (bool, np.bool_)) and consent):
+        if not is_consent(consent):
             raise ValueError("feedback is stored only with the person's consent (consent=True)")
         age = check_true_age(true_age)
         png, (height, width) = encode_crop(crop)
@@ -146,14 +210,14 @@ class FeedbackStore:
         row = Feedback(created_at=datetime.now(timezone.utc), crop_png=png, crop_width=width,
                        crop_height=height, predicted_age=predicted_age, predicted_gender=predicted_gender,
                        gender_prob=gender_prob, true_age=age, true_gender=true_gender, consent=True)
-        with self._writing(), Session(self.engine, expire_on_commit=False) as session:
+        with self._guard("written"), self._writing(), Session(self.engine, expire_on_commit=False) as session:
             session.add(row)
             session.commit()
             return int(row.id)
 
     def delete(self, entry_id: int) -> bool:
         """Remove one entry; ``False`` when there is no entry with that id."""
-        with self._writing(), Session(self.engine) as session:
+        with self._guard("written"), self._writing(), Session(self.engine) as session:
             result = session.execute(delete(Feedback).where(Feedback.id == int(entry_id)))
             session.commit()
             return result.rowcount > 0
@@ -164,7 +228,7 @@ class FeedbackStore:
     # ----------------------------------------------------------------------------- reading
 
     def count(self) -> int:
-        with Session(self.engine) as session:
+        with self._guard("read"), Session(self.engine) as session:
             return int(session.scalar(select(func.count()).select_from(Feedback)))
 
     def entries(self) -> list[FeedbackEntry]:
@@ -172,52 +236,67 @@ class FeedbackStore:
         columns = (Feedback.id, Feedback.created_at, Feedback.predicted_age, Feedback.predicted_gender,
                    Feedback.gender_prob, Feedback.true_age, Feedback.true_gender, Feedback.crop_width,
                    Feedback.crop_height)
-        with Session(self.engine) as session:
+        with self._guard("read"), Session(self.engine) as session:
             rows = session.execute(select(*columns).order_by(Feedback.id)).all()
         return [FeedbackEntry(r.id, _utc(r.created_at), r.predicted_age, r.predicted_gender, r.gender_prob,
                               r.true_age, r.true_gender, (r.crop_width, r.crop_height)) for r in rows]
 
     def crop(self, entry_id: int) -> np.ndarray:
         """The stored crop of one entry as an RGB uint8 array (``KeyError`` if there is none)."""
-        with Session(self.engine) as session:
+        with self._guard("read"), Session(self.engine) as session:
             png = session.scalar(select(Feedback.crop_png).where(Feedback.id == int(entry_id)))
         if png is None:
             raise KeyError(f"no feedback entry with id {entry_id}")
         return decode_crop(png)
 
-    def export(self, out_dir: str | os.PathLike) -> list[Path]:
-        """Write every crop as a UTKFace-style JPEG; returns the files written.
+    def export(self, out_dir: str | os.PathLike) -> ExportResult:
+        """Write every crop as a UTKFace-style JPEG; returns the files written and what was left out.
 
         Names are ``{true age}_{gender}_{timestamp}_{id}.jpg`` (gender 0 male, 1 female: the true
         gender when given, else the predicted one; no race field, as race is not collected).
         UTKFace's labels cover ages 1-116 only, so entries with a true age of 0 or over 116
-        cannot be named that way and are skipped (and logged). Exporting again overwrites the
-        same files.
+        cannot be named that way and are skipped; an entry that cannot be read (a damaged crop
+        or field) is reported as damaged, and the export goes on. Exporting again overwrites
+        the same files.
         """
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        written: list[Path] = []
-        skipped = []
-        with Session(self.engine) as session:
+        result = ExportResult()
+        with self._guard("read"), Session(self.engine) as session:
             ids = session.scalars(select(Feedback.id).order_by(Feedback.id)).all()
             for entry_id in ids:  # one row at a time: crops are not all held in memory
-                row = session.get(Feedback, entry_id)
-                if row is None:  # deleted meanwhile
+                try:
+                    name, pixels = _export_item(session, entry_id)
+                except (ValueError, TypeError) as error:
+                    result.damaged[entry_id] = _first_line(error)
                     continue
-                session.expunge(row)
-                if not 1 <= row.true_age <= MAX_AGE:
-                    skipped.append(row.id)
+                except _Skip as skip:
+                    result.skipped[entry_id] = str(skip)
                     continue
-                gender = GENDERS.index(row.true_gender or row.predicted_gender)
-                name = f"{row.true_age}_{gender}_{_utc(row.created_at):%Y%m%d%H%M%S%f}_{row.id}.jpg"
-                parse_name(name)  # the training data layer must read it back
+                if name is None:  # deleted meanwhile
+                    continue
                 path = out / name
-                Image.fromarray(decode_crop(row.crop_png)).save(path, quality=95)
-                written.append(path)
-        if skipped:
-            log.warning("skipped %d feedback entries whose true age is outside UTKFace's 1-%d: ids %s",
-                        len(skipped), MAX_AGE, skipped)
-        return written
+                Image.fromarray(pixels).save(path, quality=95)
+                result.written.append(path)
+        return result
+
+
+class _Skip(Exception):
+    """An entry that cannot be exported by design (its reason is the message)."""
+
+
+def _export_item(session: Session, entry_id: int) -> tuple[str | None, np.ndarray | None]:
+    """The UTKFace-style file name and pixels of one entry; ``(None, None)`` if it is gone."""
+    row = session.get(Feedback, entry_id)
+    if row is None:
+        return None, None
+    session.expunge(row)
+    if not 1 <= row.true_age <= MAX_AGE:
+        raise _Skip(f"true age {row.true_age} is outside UTKFace's 1-{MAX_AGE}")
+    gender = GENDERS.index(check_gender(row.true_gender or row.predicted_gender, "gender"))
+    name = f"{row.true_age}_{gender}_{_utc(row.created_at):%Y%m%d%H%M%S%f}_{row.id}.jpg"
+    parse_name(name)  # the training data layer must read it back
+    return name, decode_crop(row.crop_png)
 
 
 class _NoLock:
@@ -228,19 +307,52 @@ class _NoLock:
         return False
 
 
+def _reason(error: SQLAlchemyError, timeout: float) -> str:
+    """What went wrong, in words: a known fault's explanation, else the driver's first line."""
+    text = _first_line(getattr(error, "orig", None) or error)
+    lowered = text.lower()
+    known = (reason for fragment, reason in _REASONS.items() if fragment in lowered)
+    return next(known, text).replace("{timeout}", f"{timeout:g}")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file owner-only (0600), in a folder made owner-only (0700) if faceage creates it.
+
+    An existing file or folder is left as it is. SQLite gives its -wal and -shm files the
+    database file's permissions.
+    """
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.chmod(0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+
+
 # --------------------------------------------------------------------------- validation
 
 
+def is_consent(value: Any) -> bool:
+    """Only the boolean ``True`` is consent: not "true", "yes", 1 or ``[1]``."""
+    return value is True or (isinstance(value, np.bool_) and bool(value))
+
+
 def check_true_age(value: Any) -> int:
-    """The age as an int, or ``ValueError`` unless it is a whole number of years in 0-120."""
+    """The age as an int, or ``ValueError`` unless it is a whole number of years in 0-120.
+
+    Text must be ASCII digits 0-9 (surrounding spaces aside): "1_0" and full-width digits are refused.
+    """
     if isinstance(value, bool) or value is None:
         raise ValueError(f"the true age must be a whole number from {MIN_TRUE_AGE} to {MAX_TRUE_AGE}, not {value!r}")
     if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ValueError(f"the true age must be a whole number from {MIN_TRUE_AGE} to {MAX_TRUE_AGE}, "
-                             f"not {value!r}") from None
+        if not re.fullmatch(r"[0-9]+", value.strip()):
+            raise ValueError(f"the true age must be a whole number from {MIN_TRUE_AGE} to {MAX_TRUE_AGE} "
+                             f"(digits 0-9 only), not {value!r}")
+        value = int(value.strip())
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value) or value != int(value):
             raise ValueError(f"the true age must be a whole number of years, not {value!r}")
@@ -285,8 +397,12 @@ def encode_crop(crop: Any) -> tuple[bytes, tuple[int, int]]:
 
 
 def decode_crop(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    """The RGB uint8 pixels of a stored crop; ``ValueError`` if they cannot be read."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except (OSError, SyntaxError, TypeError):  # what PIL raises on damaged or missing data
+        raise ValueError("the stored crop is not a readable PNG image") from None
 
 
 def _utc(moment: datetime) -> datetime:

@@ -6,16 +6,20 @@ The work is done by plain functions that tests call directly (:func:`analyze_pho
 >>> demo = build_app("models/")      # or build_app() for the shipped / $FACEAGE_MODEL_DIR model
 >>> demo.launch(**LAUNCH_OPTIONS)    # or launch(): the same, with host, port and share
 
-It runs offline (no analytics, local fonts); ``launch(share=True)`` gives a public link, and
-in Colab a plain ``launch()`` makes one. Feedback (a face crop with the true age) is stored only
-when the user ticks the consent box, in :class:`faceage_lib.app.feedback.FeedbackStore`.
+It runs offline (no analytics, local fonts); only ``launch(share=True)`` gives a public link
+(also in Colab). Feedback (a face crop with the true age) is stored only when the user ticks the
+consent box, in :class:`faceage_lib.app.feedback.FeedbackStore`; if that database cannot be
+opened, the app still analyses photos and the page says why feedback is off.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import logging
 import os
+import sys
+import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -23,12 +27,14 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
+from gradio.data_classes import ImageData  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from ..config import GENDER_THRESHOLD, GENDERS, INTERVAL_COVERAGE, assets_dir  # noqa: E402
-from ..errors import ImageError  # noqa: E402
+from ..errors import ImageError, StoreError  # noqa: E402
 from ..inference.predictor import Analysis, FaceResult, Predictor  # noqa: E402
 from .drawing import draw_faces, fit_for_display  # noqa: E402
-from .feedback import FeedbackStore  # noqa: E402
+from .feedback import FeedbackStore, is_consent  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +47,11 @@ EXAMPLES = (("astronaut.jpg", "Astronaut"), ("group.jpg", "Group (4 faces)"),
 CONCURRENCY_LIMIT = 2
 #: Requests waiting at most; more get "queue full" instead of an ever longer wait.
 MAX_QUEUE = 128
-MAX_FILE_SIZE = "25mb"
+#: The largest photo accepted, however it arrives (upload, path or data: URL), in bytes.
+MAX_FILE_SIZE = 25 * 1024 * 1024
+#: Gradio's cache (uploads, annotated photos): checked every CACHE_CHECK_S, files older than
+#: CACHE_MAX_AGE_S deleted, so none is kept longer than their sum (an hour).
+CACHE_CHECK_S, CACHE_MAX_AGE_S = 600, 3000
 TABLE_HEADERS = ["Face", "Age", "Range", "Gender", "Probability"]
 GENDER_CHOICES = ["not given", "female", "male"]
 
@@ -54,13 +64,15 @@ INTRO = (
     "**Limits:** the model was trained on UTKFace, a dataset for non-commercial research only, so "
     "this app is for non-commercial use. Its estimates are rough: errors are larger for children "
     "and the elderly, and for small, blurred or turned faces; gender is predicted as female or "
-    "male only. Photos are not kept: uploads are cleared from the server's cache within an hour."
+    f"male only. Photos are not kept: uploads are cleared from the server's cache within "
+    f"{(CACHE_CHECK_S + CACHE_MAX_AGE_S) // 60} minutes."
 )
 FEEDBACK_INTRO = (
     "Know the real age of a face in this photo? Sending it helps improve the model. Only the "
     "small crop of that face is stored (not the photo), with the estimate, the age you give, the "
     "gender if you give it, and the date. Tick the box to agree to that, for each entry."
 )
+FEEDBACK_OFF = "**Feedback is switched off on this server:** its database could not be opened: {reason}."
 CSS = """
 .gradio-container {max-width: 1180px !important; margin: 0 auto !important;}
 #faceage-message p {margin: 0.2em 0;}
@@ -133,7 +145,7 @@ def save_feedback(store: FeedbackStore, faces: Sequence[FaceResult], crops: np.n
     """Store one consented entry for face ``face_number`` (1-based); returns (stored, message)."""
     if not faces:
         return False, "Analyse a photo with a face first."
-    if not consent:
+    if not is_consent(consent):  # only True: the strings "false", "0", ... are not consent
         return False, "Nothing was stored: tick the consent box to send this face's crop and age."
     try:
         number = int(face_number)
@@ -148,9 +160,12 @@ def save_feedback(store: FeedbackStore, faces: Sequence[FaceResult], crops: np.n
     try:
         leaning = GENDERS[int(face.p_female >= GENDER_THRESHOLD)]  # what the model leans to, even if uncertain
         entry = store.add(np.asarray(crops[number - 1]), face.age, leaning, face.gender_prob,
-                          true_age, consent=True, true_gender=gender)
+                          true_age, consent=consent, true_gender=gender)
     except ValueError as error:
         return False, f"Nothing was stored: {error}."
+    except StoreError as error:
+        log.error("storing feedback failed: %s", error)
+        return False, f"Nothing was stored: the feedback database could not be written ({error.reason})."
     return True, f"Thank you: feedback #{entry} for face {number} was stored."
 
 
@@ -168,17 +183,38 @@ class PhotoInput(gr.Image):
     is_template = True  # the page uses gr.Image's front end
     # No __init__ of its own: Gradio reads the component's settings from gr.Image's signature.
 
-    def preprocess(self, payload) -> str | bytes | None:
+    def preprocess(self, payload) -> str | None:
+        """The uploaded file's path, or a ``data:`` URL as it came (decoded by :func:`_read_upload`)."""
         if payload is None:
             return None
         if payload.path:
             return payload.path
-        if payload.url and payload.url.startswith("data:") and "," in payload.url:
-            try:
-                return base64.b64decode(payload.url.split(",", 1)[1])
-            except ValueError:
-                return b""  # reported as "not an image" by load_image
+        if payload.url and payload.url.startswith("data:"):
+            return payload.url
         return None
+
+
+class AnnotatedImage(gr.Image):
+    """``gr.Image`` output that writes each annotated photo to a file of its own.
+
+    ``gr.Image`` names its cache file by the picture's content, so two requests with the same
+    photo rewrite one file while it is being sent and a download comes back truncated. Here
+    every answer gets a new file, written in full under a temporary name and then renamed.
+    """
+
+    is_template = True  # the page uses gr.Image's front end
+
+    def postprocess(self, value: np.ndarray | None):
+        if value is None:
+            return None
+        folder = Path(self.GRADIO_CACHE) / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        path = folder / "faces.jpg"
+        partial = folder / ".faces.jpg.partial"
+        Image.fromarray(value).save(partial, format="JPEG", quality=90)
+        os.replace(partial, path)
+        self.temp_files.add(str(path))  # deleted with the rest of the cache (delete_cache)
+        return ImageData(path=str(path), orig_name=path.name)
 
 
 def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore | None = None) -> gr.Blocks:
@@ -186,10 +222,11 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
 
     The model is loaded here, once (``ModelFileError`` if it is missing); ``store`` defaults
     to ``FeedbackStore()`` (``$FACEAGE_DB_URL`` or the SQLite file under the data folder).
+    If that database cannot be opened, the app starts with feedback switched off and says why.
     Events have the API names ``/analyze`` and ``/feedback``.
     """
     predictor = Predictor(model_dir)
-    store = store if store is not None else FeedbackStore()
+    store, store_off = (store, "") if store is not None else open_store()
 
     def on_photo(image):
         try:
@@ -206,13 +243,15 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
                 "")
 
     def on_feedback(state, face_number, true_age, true_gender, consent):
+        if store is None:
+            return store_off, gr.skip()
         state = state or {}
         stored, message = save_feedback(store, state.get("faces", []), state.get("crops"), face_number,
                                         true_age, true_gender, consent)
         # consent is given per entry: untick after storing
         return message, (False if stored else gr.skip())
 
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(CACHE_CHECK_S, CACHE_MAX_AGE_S)) as demo:
         gr.Markdown(INTRO, elem_id="faceage-intro")
         with gr.Row(equal_height=False):
             with gr.Column(min_width=300):
@@ -224,15 +263,15 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
                                 example_labels=[label for name, label in EXAMPLES
                                                 if (ASSETS_DIR / name).is_file()])
             with gr.Column(min_width=300):
-                annotated = gr.Image(label="Faces found", type="numpy", format="jpeg", interactive=False,
-                                     height=420, buttons=["download", "fullscreen"], elem_id="faceage-result")
+                annotated = AnnotatedImage(label="Faces found", type="numpy", format="jpeg", interactive=False,
+                                           height=420, buttons=["download", "fullscreen"], elem_id="faceage-result")
                 message = gr.Markdown(EMPTY_MESSAGE, elem_id="faceage-message")
                 table = gr.Dataframe(value=_table([]), headers=TABLE_HEADERS, label="Faces", interactive=False,
                                      max_height=320, column_widths=["14%", "14%", "24%", "22%", "26%"],
                                      elem_id="faceage-table")
         state = gr.State(None)
         with gr.Accordion("Help improve the model (optional)", open=False, elem_id="faceage-feedback"):
-            gr.Markdown(FEEDBACK_INTRO)
+            gr.Markdown(FEEDBACK_INTRO if store is not None else store_off, elem_id="faceage-feedback-intro")
             with gr.Row():
                 face_number = gr.Dropdown(label="Face", choices=[], value=None, interactive=False, min_width=180,
                                           elem_id="faceage-face",
@@ -246,7 +285,8 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
             consent = gr.Checkbox(label="I agree that this face crop, its estimate and the age (and gender) I "
                                   "give are stored and used to train and evaluate the model.", value=False,
                                   elem_id="faceage-consent")
-            send = gr.Button("Send feedback", variant="primary", elem_id="faceage-send")
+            send = gr.Button("Send feedback", variant="primary", interactive=store is not None,
+                             elem_id="faceage-send")
             feedback_message = gr.Markdown("", elem_id="faceage-feedback-message")
 
         photo.change(on_photo, inputs=[photo],
@@ -259,14 +299,44 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
     return demo
 
 
+def open_store() -> tuple[FeedbackStore | None, str]:
+    """The default feedback store, or ``(None, why feedback is off)`` if it cannot be opened."""
+    try:
+        return FeedbackStore(), ""
+    except StoreError as error:
+        log.error("feedback is switched off: %s", error)
+        return None, FEEDBACK_OFF.format(reason=error.reason)
+
+
 def _read_upload(image: Any) -> Any:
-    """The bytes of a file given by path, so that messages say "the uploaded data", not a temp path."""
+    """The bytes of a ``data:`` URL or of a file given by path (so that messages say "the uploaded
+    data", not a temp path), refused over :data:`MAX_FILE_SIZE` before anything is decoded."""
+    if isinstance(image, str) and image.startswith("data:"):
+        return _decode_data_url(image)
     if isinstance(image, (str, os.PathLike)) and Path(image).is_file():
         try:
+            _check_size(Path(image).stat().st_size)
             return Path(image).read_bytes()
         except OSError:
             raise ImageError("the uploaded file could not be read; please upload it again") from None
     return image
+
+
+def _decode_data_url(url: str) -> bytes:
+    """The bytes of a base64 ``data:`` URL; its length is checked first, so a huge one costs nothing."""
+    header, _, encoded = url.partition(",")
+    _check_size(len(encoded) // 4 * 3)  # what the base64 text decodes to, near enough
+    if not header.endswith(";base64"):
+        raise ImageError("the uploaded data is not a base64 data: URL")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ImageError("the uploaded data is not valid base64") from None
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_FILE_SIZE:
+        raise ImageError(f"the photo is {size / 2**20:.0f} MB, more than the {MAX_FILE_SIZE // 2**20} MB limit")
 
 
 def _table(rows: list[list]):
@@ -277,10 +347,30 @@ def _table(rows: list[list]):
 
 def launch(model_dir: str | os.PathLike | None = None, share: bool = False, host: str = "127.0.0.1",
            port: int = 7860, **kwargs) -> gr.Blocks:
-    """Build and serve the app (blocks until stopped, except in notebooks). ``kwargs`` go to ``launch``."""
+    """Build and serve the app (blocks until stopped, except in notebooks). ``kwargs`` go to ``launch``.
+
+    A public link is made only with ``share=True``: never on Gradio's own initiative (as it
+    does in Colab). Gradio's start-up lines are replaced by faceage's (:func:`startup_lines`).
+    """
     demo = build_app(model_dir)
-    # share=None lets Gradio decide: a share link where localhost is unreachable (Colab)
-    options = dict(share=share or None, server_name=host, server_port=port, **LAUNCH_OPTIONS)
+    block = not kwargs.pop("prevent_thread_lock", False)
+    options = dict(share=bool(share), server_name=host, server_port=port, quiet=True, **LAUNCH_OPTIONS)
     options.update(kwargs)
-    demo.launch(**options)
+    _, local_url, share_url = demo.launch(prevent_thread_lock=True, **options)
+    print("\n".join(startup_lines(local_url, share_url if share else None, share)), flush=True)
+    if block and not getattr(sys, "ps1", sys.flags.interactive):  # as Gradio: no blocking in a notebook
+        demo.block_thread()
     return demo
+
+
+def startup_lines(local_url: str, share_url: str | None, shared: bool) -> list[str]:
+    """What ``faceage app`` prints once it runs: where to open it, and how to share it."""
+    lines = [f"faceage app running at {local_url} (Ctrl+C to stop)"]
+    if share_url:
+        lines.append(f"Public link, open to anyone who has it: {share_url}")
+    elif shared:
+        lines.append("The public link could not be created (see the message above); the app runs locally only.")
+    else:
+        lines.append("To share it with a public link, start it with `faceage app --share` "
+                     "(in Python: launch(share=True)).")
+    return lines

@@ -33,7 +33,7 @@ class TrainConfig:
     augment: bool = _option(True, "pose, light and capture-quality augmentation")
     mixed_precision: bool = _option(False, "bfloat16 compute with float32 weights")
     seed: int = _option(0, "seed of the weights, the shuffling and the augmentation")
-    limit: int | None = _option(None, "train on at most this many images (a quick try)")
+    limit: int | None = _option(None, "train on at most this many images, for a quick try (default: all of them)")
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:

@@ -1,8 +1,16 @@
-"""The consented feedback store: validation, export for training, delete, location, threads."""
+"""The consented feedback store: validation, export for training, delete, location, threads, faults.
+
+The store's tests run on SQLite and on PostgreSQL (a throw-away server, see ``postgres_server``
+in conftest.py).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -13,6 +21,7 @@ from PIL import Image
 from faceage_lib import cli
 from faceage_lib.training.utkface import parse_name
 from faceage_lib.app.feedback import FeedbackStore, check_true_age
+from faceage_lib.errors import StoreError
 
 
 def smooth_crop(seed: int, size: int = 64) -> np.ndarray:
@@ -29,29 +38,44 @@ def entry(store: FeedbackStore, seed: int = 0, **overrides) -> int:
     return store.add(**values)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """A new, empty database: a SQLite file, or a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'feedback.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.fixture
-def store(tmp_path) -> FeedbackStore:
-    return FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}")
+def store(store_url) -> FeedbackStore:
+    return FeedbackStore(store_url)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path) -> FeedbackStore:
+    return FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}", timeout=0.3)
 
 
 # --------------------------------------------------------------------------- validation
 
 
-@pytest.mark.parametrize("consent", [False, None, 0, 1, "yes", "True"])
+@pytest.mark.parametrize("consent", [False, None, 0, 1, "yes", "True", "false", "0", "off", "null", [0], [1]])
 def test_nothing_is_stored_without_consent(store, consent):
     with pytest.raises(ValueError, match="consent"):
         entry(store, consent=consent)
     assert store.count() == 0
 
 
-@pytest.mark.parametrize("age", [-1, 121, 3.5, "abc", "", None, True, float("nan"), [30], 1e9])
+@pytest.mark.parametrize("age", [-1, 121, 3.5, "abc", "", None, True, float("nan"), [30], 1e9,
+                                 "1_0", "\uff13\uff14", "\u0663\u0664", "+34", "3 4"])
 def test_true_age_must_be_a_whole_number_from_0_to_120(store, age):
     with pytest.raises(ValueError, match="true age"):
         entry(store, true_age=age)
     assert store.count() == 0
 
 
-@pytest.mark.parametrize("age, stored", [(0, 0), (120, 120), (35.0, 35), ("42", 42), (np.int64(7), 7)])
+@pytest.mark.parametrize("age, stored", [(0, 0), (120, 120), (35.0, 35), ("42", 42), (" 42 ", 42),
+                                        (np.int64(7), 7)])
 def test_valid_true_ages(store, age, stored):
     entry_id = entry(store, true_age=age)
     assert [e.true_age for e in store.entries() if e.id == entry_id] == [stored]
@@ -113,7 +137,7 @@ def test_export_round_trip(store, tmp_path):
         entry(store, seed=4, true_age=60, predicted_gender="female", true_gender="male"): (smooth_crop(4), 60, 0),
     }
     out = tmp_path / "export"
-    written = store.export(out)
+    written = store.export(out).written
     assert len(written) == len(given)
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)
     for path in written:
@@ -125,7 +149,7 @@ def test_export_round_trip(store, tmp_path):
         pixels = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
         assert pixels.shape == crop.shape
         assert np.abs(pixels - crop).mean() < 3  # JPEG, quality 95
-    assert sorted(store.export(out)) == sorted(written)  # exporting again: the same files
+    assert sorted(store.export(out).written) == sorted(written)  # exporting again: the same files
     assert len(list(out.iterdir())) == len(given)
 
 
@@ -134,9 +158,12 @@ def test_export_skips_ages_utkface_cannot_name(store, tmp_path):
     entry(store, true_age=0)
     entry(store, true_age=117)
     kept = entry(store, true_age=50)
-    written = store.export(tmp_path / "out")
-    assert [p.name.split("_")[0] for p in written] == ["50"]
-    assert written[0].stem.endswith(f"_{kept}")
+    result = store.export(tmp_path / "out")
+    assert [p.name.split("_")[0] for p in result.written] == ["50"]
+    assert result.written[0].stem.endswith(f"_{kept}")
+    assert sorted(result.skipped.values()) == ["true age 0 is outside UTKFace's 1-116",
+                                               "true age 117 is outside UTKFace's 1-116"]
+    assert result.damaged == {}
 
 
 def test_delete(store, tmp_path):
@@ -145,7 +172,7 @@ def test_delete(store, tmp_path):
     assert store.delete(remove) is False
     assert store.delete(99_999) is False
     assert [e.id for e in store.entries()] == [keep] and store.count() == 1
-    assert [parse_name(p.name)[0] for p in store.export(tmp_path / "out")] == [20]
+    assert [parse_name(p.name)[0] for p in store.export(tmp_path / "out").written] == [20]
 
 
 def test_cli_export_and_delete(monkeypatch, tmp_path, capsys):
@@ -158,6 +185,28 @@ def test_cli_export_and_delete(monkeypatch, tmp_path, capsys):
     assert cli.main(["feedback", "delete", "--id", str(entry_id)]) == 1
     assert "no feedback entry" in capsys.readouterr().err
     assert FeedbackStore().count() == 0
+
+
+def test_cli_list(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("FACEAGE_DB_URL", f"sqlite:///{tmp_path / 'feedback.db'}")
+    first = entry(FeedbackStore(), true_age=30, predicted_age=27.6, true_gender="male")
+    second = entry(FeedbackStore(), seed=1, true_age=8)
+    assert cli.main(["feedback", "list"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert header.split()[:2] == ["id", "date"]
+    assert rows[0].split()[0] == str(first) and "28 female (91%)" in rows[0] and "30 male" in rows[0]
+    assert rows[1].split()[0] == str(second) and rows[1].rstrip().endswith("8 -")
+    assert cli.main(["feedback", "list", "--format", "json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [e["id"] for e in listed] == [first, second]
+    assert listed[0]["true_age"] == 30 and listed[0]["true_gender"] == "male" and listed[1]["true_gender"] is None
+    assert listed[0]["created_at"].endswith("+00:00")
+
+
+def test_cli_list_empty(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("FACEAGE_DB_URL", f"sqlite:///{tmp_path / 'feedback.db'}")
+    assert cli.main(["feedback", "list"]) == 0
+    assert "no feedback entries" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- where it lives
@@ -193,9 +242,10 @@ def test_database_url_from_the_environment(monkeypatch, tmp_path):
 # --------------------------------------------------------------------------- threads
 
 
-@pytest.mark.parametrize("url", ["file", "sqlite://"])
-def test_concurrent_adds_are_all_stored_once(tmp_path, url):
-    store = FeedbackStore(f"sqlite:///{tmp_path / 'feedback.db'}" if url == "file" else url)
+@pytest.mark.parametrize("url", ["file", "sqlite://", "postgresql"])
+def test_concurrent_adds_are_all_stored_once(request, tmp_path, url):
+    store = FeedbackStore({"file": f"sqlite:///{tmp_path / 'feedback.db'}", "sqlite://": url}.get(url)
+                          or request.getfixturevalue("postgres_url"))
     n = 100
     start = threading.Barrier(20)
 
@@ -213,3 +263,117 @@ def test_concurrent_adds_are_all_stored_once(tmp_path, url):
     assert sorted(e.id for e in entries) == sorted(ids)
     assert sorted(int(store.crop(e.id)[0, 0, 0]) for e in entries) == list(range(n))
     assert sorted(e.true_age for e in entries) == list(range(n))
+
+
+# --------------------------------------------------------------------------- private files
+
+
+def test_new_database_and_its_folder_are_owner_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEAGE_HOME", str(tmp_path / "new" / "faceage"))
+    monkeypatch.delenv("FACEAGE_DB_URL", raising=False)
+    umask = os.umask(0o022)  # the usual umask: files readable by all unless made private
+    try:
+        entry(FeedbackStore())
+    finally:
+        os.umask(umask)
+    folder = tmp_path / "new" / "faceage"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    for name in ("feedback.db", "feedback.db-wal", "feedback.db-shm"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_damaged_database_file_gives_a_store_error(tmp_path):
+    path = tmp_path / "feedback.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="not a SQLite database") as caught:
+        FeedbackStore(f"sqlite:///{path}")
+    assert str(path) in str(caught.value) and str(path) not in caught.value.reason
+
+
+def test_locked_database_times_out_quickly(sqlite_store):
+    entry(sqlite_store)
+    other = sqlite3.connect(sqlite_store.url.database, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
+    try:
+        start = time.monotonic()
+        with pytest.raises(StoreError, match="locked by another program"):
+            entry(sqlite_store, seed=1)
+        assert time.monotonic() - start < 3
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert sqlite_store.count() == 1
+
+
+def test_read_only_database_gives_a_store_error(sqlite_store):
+    entry_id = entry(sqlite_store)
+    read_only = FeedbackStore(f"sqlite:///file:{sqlite_store.url.database}?mode=ro&uri=true")
+    assert read_only.count() == 1  # reading works
+    with pytest.raises(StoreError, match="read-only"):
+        read_only.delete(entry_id)
+    with pytest.raises(StoreError, match="read-only"):
+        entry(read_only)
+
+
+def test_unusable_urls_give_a_store_error():
+    with pytest.raises(StoreError, match="not a database URL"):
+        FeedbackStore("not a url")
+    with pytest.raises(StoreError, match="driver"):
+        FeedbackStore("postgresql+nosuchdriver://user@localhost/db")
+
+
+def damage(store: FeedbackStore, entry_id: int, column: str, value) -> None:
+    """Overwrite one field behind the store's back, as a broken tool or disk might."""
+    with sqlite3.connect(store.url.database) as connection:
+        connection.execute(f"UPDATE feedback SET {column} = ? WHERE id = ?", (value, entry_id))
+
+
+def test_export_skips_and_reports_damaged_rows(sqlite_store, tmp_path):
+    good = entry(sqlite_store, seed=1, true_age=20)
+    bad_crop = entry(sqlite_store, seed=2, true_age=30)
+    bad_date = entry(sqlite_store, seed=3, true_age=40)
+    bad_gender = entry(sqlite_store, seed=4, true_age=50)
+    last = entry(sqlite_store, seed=5, true_age=60)
+    damage(sqlite_store, bad_crop, "crop_png", b"\x89PNG broken")
+    damage(sqlite_store, bad_date, "created_at", "yesterday")
+    damage(sqlite_store, bad_gender, "predicted_gender", "x")
+    result = sqlite_store.export(tmp_path / "out")
+    assert [parse_name(p.name)[0] for p in result.written] == [20, 60]  # the export went on past them
+    assert sorted(result.damaged) == [bad_crop, bad_date, bad_gender]
+    assert "not a readable PNG" in result.damaged[bad_crop]
+    assert {good, last} == {int(p.stem.rsplit("_", 1)[1]) for p in result.written}
+
+
+def test_cli_reports_damaged_rows(monkeypatch, sqlite_store, tmp_path, capsys):
+    monkeypatch.setenv("FACEAGE_DB_URL", str(sqlite_store.url))
+    entry(sqlite_store, true_age=20)
+    damage(sqlite_store, entry(sqlite_store, seed=1, true_age=30), "crop_png", b"")
+    assert cli.main(["feedback", "export", "--out", str(tmp_path / "out")]) == 3
+    captured = capsys.readouterr()
+    assert "1 crops written" in captured.out
+    assert "entry 2 is damaged" in captured.err and "not exported" in captured.err
+
+
+@pytest.mark.parametrize("fault", ["damaged", "read-only"])
+@pytest.mark.parametrize("command", [["list"], ["export", "--out", "out"], ["delete", "--id", "1"]])
+def test_cli_database_faults_give_one_line_and_exit_1(monkeypatch, tmp_path, capsys, fault, command):
+    path = tmp_path / "feedback.db"
+    if fault == "damaged":
+        path.write_bytes(b"this is not a database" * 100)
+        url = f"sqlite:///{path}"
+    else:
+        entry(FeedbackStore(f"sqlite:///{path}"))
+        url = f"sqlite:///file:{path}?mode=ro&uri=true"
+    monkeypatch.setenv("FACEAGE_DB_URL", url)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["feedback", *command])
+    err = capsys.readouterr().err
+    if fault == "read-only" and command[0] != "delete":
+        assert code == 0 and err == ""  # reading a read-only database works
+        return
+    assert code == 1
+    assert err.count("\n") == 1 and err.startswith("faceage: the feedback database")
+    assert ("not a SQLite database" if fault == "damaged" else "read-only") in err

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import re
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from faceage_lib.app import page
 from faceage_lib.app.drawing import PALETTE, draw_faces, fit_for_display
-from faceage_lib.app.page import analyze_photo, save_feedback, table_rows
+from faceage_lib.app.page import analyze_photo, build_app, save_feedback, table_rows
 from faceage_lib.app.feedback import FeedbackStore
 from faceage_lib.inference.predictor import FaceResult
 
@@ -149,6 +154,123 @@ def test_save_feedback_needs_consent_and_a_face(tmp_path, predictor, astronaut):
     np.testing.assert_array_equal(store.crop(saved.id), crops[0])  # the crop, not the photo
 
 
+@pytest.fixture
+def analysed(predictor, astronaut):
+    """(faces, crops) of the astronaut photo."""
+    analysis = predictor.analyze(astronaut)
+    return analysis.faces, analysis.crops
+
+
+@pytest.mark.parametrize("consent", ["true", "false", "0", "no", "off", "null", "on", 1, [0], [1], {"a": 1}])
+def test_save_feedback_takes_only_true_as_consent(tmp_path, analysed, consent):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    stored, message = save_feedback(store, *analysed, 1, 40, "female", consent)
+    assert not stored and "tick the consent box" in message
+    assert store.count() == 0
+
+
+def test_save_feedback_says_why_the_database_failed(tmp_path, analysed):
+    path = tmp_path / "fb.db"
+    FeedbackStore(f"sqlite:///{path}")
+    read_only = FeedbackStore(f"sqlite:///file:{path}?mode=ro&uri=true")
+    stored, message = save_feedback(read_only, *analysed, 1, 40, "female", True)
+    assert not stored and message == "Nothing was stored: the feedback database could not be written (it is read-only)."
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        stored, message = save_feedback(FeedbackStore(f"sqlite:///{path}", timeout=0.2), *analysed, 1, 40, None, True)
+    finally:
+        other.close()
+    assert not stored and "locked by another program" in message and str(path) not in message
+
+
+# --------------------------------------------------------------------------- the upload limit
+
+
+def data_url(data: bytes, kind: str = "image/jpeg") -> str:
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+
+def test_photo_as_data_url(predictor, astronaut):
+    annotated, rows, _ = analyze_photo(predictor, data_url(jpeg_bytes(astronaut)))
+    assert annotated is not None and len(rows) == 1
+    _, rows, message = analyze_photo(predictor, "data:image/jpeg;base64,@@@not base64@@@")
+    assert rows == [] and "not valid base64" in message
+
+
+def test_over_limit_data_url_is_refused_before_decoding(predictor, monkeypatch):
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("an over-limit data: URL was decoded")
+
+    monkeypatch.setattr(base64, "b64decode", no_decoding)
+    encoded = "A" * (page.MAX_FILE_SIZE // 3 * 4 + 8)  # decodes to just over 25 MB
+    annotated, rows, message = analyze_photo(predictor, f"data:image/png;base64,{encoded}")
+    assert annotated is None and rows == []
+    assert "more than the 25 MB limit" in message
+
+
+def test_over_limit_file_is_refused(predictor, astronaut, tmp_path, monkeypatch):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(jpeg_bytes(astronaut))
+    monkeypatch.setattr(page, "MAX_FILE_SIZE", path.stat().st_size - 1)
+    _, rows, message = analyze_photo(predictor, str(path))
+    assert rows == [] and "limit" in message
+    _, rows, message = analyze_photo(predictor, data_url(path.read_bytes()))
+    assert rows == [] and "limit" in message
+
+
+# --------------------------------------------------------------------------- the page's settings
+
+
+def feedback_event(demo):
+    return next(fn for fn in demo.fns.values() if fn.api_name == "feedback")
+
+
+def test_app_starts_without_its_database_and_says_why(tiny_model_dir, tmp_path, monkeypatch, predictor, astronaut):
+    damaged = tmp_path / "feedback.db"
+    damaged.write_bytes(b"not a database" * 100)
+    monkeypatch.setenv("FACEAGE_DB_URL", f"sqlite:///{damaged}")
+    demo = build_app(tiny_model_dir)  # starts
+    texts = [c.get("props", {}).get("value") for c in demo.config["components"]]
+    notice = next(t for t in texts if isinstance(t, str) and "Feedback is switched off" in t)
+    assert "not a SQLite database" in notice and str(damaged) not in notice
+    send = next(c for c in demo.config["components"] if c["props"].get("elem_id") == "faceage-send")
+    assert send["props"]["interactive"] is False
+    message, _ = feedback_event(demo).fn({"faces": [1], "crops": None}, 1, 30, "male", True)
+    assert message == notice
+
+
+def test_cache_is_cleared_within_the_time_the_page_says(tiny_model_dir, tmp_path):
+    demo = build_app(tiny_model_dir, FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}"))
+    minutes = int(re.search(r"cleared from the server's cache within (\d+) minutes", page.INTRO).group(1))
+    frequency, age = demo.delete_cache
+    assert frequency + age <= minutes * 60  # the longest an upload can stay
+
+
+class FakeDemo:
+    def __init__(self, share_url):
+        self.share_url, self.options = share_url, None
+
+    def launch(self, **options):
+        self.options = options
+        return None, "http://127.0.0.1:7860/", self.share_url if options["share"] else None
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_launch_shares_only_when_asked_and_says_where(monkeypatch, capsys, share):
+    demo = FakeDemo("https://abc.gradio.live")
+    monkeypatch.setattr(page, "build_app", lambda model_dir: demo)
+    page.launch(share=share, prevent_thread_lock=True)
+    assert demo.options["share"] is share  # False, not None: Gradio would share in Colab
+    assert demo.options["quiet"] is True  # Gradio's own hint (share=True in launch()) is not printed
+    out = capsys.readouterr().out
+    assert "faceage app running at http://127.0.0.1:7860/" in out
+    if share:
+        assert "Public link, open to anyone who has it: https://abc.gradio.live" in out
+    else:
+        assert "faceage app --share" in out and "gradio.live" not in out
+
+
 # --------------------------------------------------------------------------- the running app
 
 
@@ -173,6 +295,14 @@ def test_app_analyze(server, photo_files):
     assert len(table["data"]) == 1 and table["headers"][:2] == ["Face", "Age"]
     assert "1 face" in message
     assert annotated is not None and dropdown["value"] == 1
+
+
+def test_app_refuses_an_over_limit_data_url(server, astronaut, monkeypatch):
+    url, _ = server
+    monkeypatch.setattr(page, "MAX_FILE_SIZE", 1000)  # the server runs in this process
+    photo = {"url": data_url(jpeg_bytes(astronaut)), "meta": {"_type": "gradio.FileData"}}
+    annotated, table, message, _, _ = client(url).predict(photo, api_name="/analyze")
+    assert annotated is None and table["data"] == [] and "limit" in message
 
 
 def test_app_bad_file_and_no_face(server, photo_files):
@@ -201,6 +331,31 @@ def test_app_50_concurrent_predictions(server, photo_files):
             assert len(table["data"]) == 1 and "1 face" in message
         else:
             assert table["data"] == [] and "No face" in message
+
+
+def test_app_concurrent_identical_photos_get_whole_images(server, photo_files):
+    """50 requests with the same photo: each annotated image is downloaded whole, while other
+    requests are still writing theirs (it used to be one file, rewritten under the download)."""
+    import httpx
+    from gradio_client import handle_file
+
+    url, _ = server
+    app = client(url)
+
+    def analyze_and_download(_) -> bytes:
+        annotated, table, _, _, _ = app.predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")
+        assert len(table["data"]) == 1
+        response = httpx.get(annotated["url"], timeout=60)  # raises on a body shorter than announced
+        response.raise_for_status()
+        return response.content
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        images = list(pool.map(analyze_and_download, range(50)))
+    for data in images:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # a truncated JPEG raises here
+            assert image.size == (512, 512)
+    assert len(set(images)) == 1  # the same photo, the same picture
 
 
 def test_app_100_concurrent_feedback_submissions(server, photo_files):
@@ -232,6 +387,9 @@ def test_app_feedback_needs_consent_and_a_photo_in_this_session(server, photo_fi
     fresh.predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")
     message, _ = fresh.predict(1, 30, "male", False, api_name="/feedback")
     assert "consent" in message
+    for fake in ("false", "0", [0]):  # not a checkbox's value: not consent
+        message, _ = fresh.predict(1, 30, "male", fake, api_name="/feedback")
+        assert "consent" in message
     message, _ = fresh.predict(1, 3.5, "male", True, api_name="/feedback")
     assert "whole number" in message
     assert store.count() == count
