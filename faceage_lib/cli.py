@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     train_config_options(command)
     command.set_defaults(run=run_train)
 
+    command = add(commands, "export", "calibrate and export a training run's best model again (e.g. where "
+                                      "TensorFlow is installed, after training on JAX or PyTorch elsewhere)")
+    data_options(command)
+    command.add_argument("--run", required=True, dest="run_dir", help="the training run's --out folder")
+    command.set_defaults(run=run_export)
+
     command = add(commands, "evaluate", "evaluate a model on the test split")
     data_options(command)
     model_option(command)
@@ -171,6 +177,13 @@ def train_config_options(command: argparse.ArgumentParser) -> None:
         kind = {"int": int, "float": float, "str": str, "int | None": int}[str(field.type)]
         command.add_argument(flag, type=kind, default=field.default, choices=field.metadata.get("choices"),
                              help=help_text)
+
+
+def run_export(args) -> int:
+    from .training.fit import export_run
+
+    print(f"model exported to {export_run(args.run_dir, args.data_dir, args.work_dir)}")
+    return 0
 
 
 def run_train(args) -> int:

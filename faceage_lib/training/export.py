@@ -1,14 +1,28 @@
-"""Export a trained Keras model: ``model.keras``, ``model.tflite`` and ``manifest.json``."""
+"""Export a trained Keras model: ``model.keras``, ``model.tflite`` and ``manifest.json``.
+
+The ``.tflite`` is converted from the saved ``model.keras`` with the TensorFlow backend (in a
+subprocess when training ran on JAX or PyTorch), and checked to give the Keras model's outputs.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from ..errors import ModelFileError
 from ..inference.modelfiles import MANIFEST, SCHEMA_VERSION, model_io, sha256
+from ..inference.runtime import TFLiteModel
 
 MODEL_FILES = ("model.tflite", "model.keras")
+#: The largest difference allowed between the Keras model's and the .tflite's outputs (probabilities).
+SAME_OUTPUTS_ATOL = 1e-4
 
 
 def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_confidence: float = 0.5,
@@ -22,7 +36,8 @@ def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_co
     bare = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer state saved
     bare.set_weights(model.get_weights())
     bare.save(out / "model.keras")
-    (out / "model.tflite").write_bytes(to_tflite(inference_model(bare)))
+    (out / "model.tflite").write_bytes(tflite_from_keras_file(out / "model.keras"))
+    check_same_outputs(inference_model(bare), out / "model.tflite")
     settings = {
         **model_io(int(model.inputs[0].shape[1])),
         "interval_mass": interval_mass,
@@ -42,6 +57,43 @@ def write_manifest(model_dir: Path, settings: dict, files: tuple[str, ...] = MOD
     manifest = {"schema_version": SCHEMA_VERSION, "files": entries, **settings}
     path.write_text(json.dumps(manifest, indent=2) + "\n")
     return path
+
+
+def tflite_from_keras_file(path: Path) -> bytes:
+    """The LiteRT conversion of a saved ``model.keras``, made with the TensorFlow backend."""
+    from .backend import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return _convert(path)
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ModelFileError(f"{path} is saved, but writing model.tflite needs TensorFlow, which is not installed "
+                             f"here: run `faceage export --run {path.parent}` where it is (pip install tensorflow)")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    code = "import sys; from faceage_lib.training.export import _convert; sys.stdout.buffer.write(_convert(sys.argv[1]))"
+    result = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True)
+    if result.returncode != 0:
+        raise ModelFileError(f"converting {path} to .tflite failed: {result.stderr.decode(errors='replace')[-2000:]}")
+    return result.stdout
+
+
+def _convert(path: str | Path) -> bytes:
+    from .model import inference_model, load_keras_model
+
+    return to_tflite(inference_model(load_keras_model(path)))
+
+
+def check_same_outputs(model, tflite_path: Path, count: int = 8) -> float:
+    """The largest output difference between ``model`` (Keras) and the ``.tflite`` on random crops;
+    raises :class:`ModelFileError` above :data:`SAME_OUTPUTS_ATOL`."""
+    size = int(model.inputs[0].shape[1])
+    crops = np.random.default_rng(0).uniform(0, 255, (count, size, size, 3)).astype(np.float32)
+    expected = np.asarray(model.predict(crops, verbose=0))
+    got = next(iter(TFLiteModel(tflite_path).run(crops).values()))
+    difference = float(np.max(np.abs(got - expected)))
+    if difference > SAME_OUTPUTS_ATOL:
+        raise ModelFileError(f"{tflite_path} differs from the Keras model by {difference:.2g} (allowed "
+                             f"{SAME_OUTPUTS_ATOL:g}): the conversion is wrong")
+    return difference
 
 
 def to_tflite(model) -> bytes:

@@ -20,7 +20,7 @@ def _crops(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def trained(utkface_dir, tmp_path_factory):
+def trained(utkface_dir, tiny_model_dir, tmp_path_factory):
     from faceage_lib.training.config import TrainConfig
     from faceage_lib.training.fit import train
 
@@ -28,7 +28,8 @@ def trained(utkface_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("train_work")
     config = TrainConfig(epochs=2, limit=32, batch_size=16, img_size=32, width=4)
     result = train(utkface_dir["folder"], out, config, work_dir=work, verbose=0)
-    return {"out": result, "work": work, "config": config}
+    return {"out": result, "work": work, "config": config, "data": utkface_dir["folder"],
+            "other_tflite": tiny_model_dir / "model.tflite"}
 
 
 def test_train_writes_every_file(trained):
@@ -115,7 +116,7 @@ def test_train_refuses_a_dataset_without_val(tmp_path):
 
 
 BACKEND_STEP = """
-import numpy as np, keras
+import sys, numpy as np, keras
 from faceage_lib.training.augment import Augment
 from faceage_lib.training.model import build_model, compile_model
 core = build_model(img_size=32, width=4)
@@ -125,13 +126,17 @@ compile_model(model, 1e-3, 0.05)
 ages = np.arange(8, dtype="float32") * 9 + 1
 history = model.fit(np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3)).astype("uint8"),
                     {"age_probs": ages, "age": ages, "gender": (ages % 2).astype("float32")}, epochs=2, verbose=0)
+if len(sys.argv) > 1:  # export too: the .tflite is made with the TensorFlow backend and checked
+    from faceage_lib.training.export import export_model
+    export_model(core, sys.argv[1], interval_mass=0.8)
 print(keras.backend.backend(), history.history["loss"][-1])
 """
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
-def test_a_training_step_on_each_installed_backend(backend):
-    """The model, its losses and the augmentation use keras.ops only: any Keras 3 backend trains them."""
+def test_a_training_step_on_each_installed_backend(backend, tmp_path):
+    """The model, its losses and the augmentation use keras.ops only: any Keras 3 backend trains them,
+    and the export converts to .tflite with the TensorFlow backend (in a subprocess if need be)."""
     import importlib.util
     import os
     import subprocess
@@ -140,8 +145,48 @@ def test_a_training_step_on_each_installed_backend(backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"{backend} is not installed")
     env = {**os.environ, "KERAS_BACKEND": backend}
-    result = subprocess.run([sys.executable, "-c", BACKEND_STEP], capture_output=True, text=True, env=env,
-                            timeout=300)
+    export = [] if backend == "tensorflow" else [str(tmp_path / "model")]
+    result = subprocess.run([sys.executable, "-c", BACKEND_STEP, *export], capture_output=True, text=True,
+                            env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     name, loss = result.stdout.split()[-2:]
     assert name == backend and np.isfinite(float(loss))
+    if export:
+        assert AgeGenderEstimator(tmp_path / "model").img_size == 32
+
+
+def test_export_run_exports_a_finished_run_again(trained, tmp_path):
+    import shutil
+
+    from faceage_lib import cli
+
+    out = shutil.copytree(trained["out"], tmp_path / "run")
+    before = json.loads((out / "manifest.json").read_text())
+    (out / "model.tflite").unlink()
+    assert cli.main(["export", "--run", str(out), "--data-dir", str(trained["data"]), "--work-dir",
+                     str(trained["work"])]) == 0
+    after = json.loads((out / "manifest.json").read_text())
+    assert after["training"] == before["training"] and after["interval_mass"] == before["interval_mass"]
+    assert AgeGenderEstimator(out).img_size == 32
+
+
+def test_export_run_refuses_a_folder_that_is_not_a_run(tmp_path):
+    from faceage_lib.training.fit import export_run
+
+    with pytest.raises(DatasetError, match="holds no best.keras"):
+        export_run(tmp_path)
+
+
+def test_a_conversion_that_changes_the_outputs_is_refused(trained, tmp_path):
+    import shutil
+
+    from faceage_lib.errors import ModelFileError
+    from faceage_lib.training.export import check_same_outputs
+    from faceage_lib.training.model import inference_model, load_keras_model
+
+    model = inference_model(load_keras_model(trained["out"] / "model.keras"))
+    assert check_same_outputs(model, trained["out"] / "model.tflite") <= 1e-4
+    other = tmp_path / "other.tflite"
+    shutil.copyfile(trained["other_tflite"], other)
+    with pytest.raises(ModelFileError, match="differs from the Keras model"):
+        check_same_outputs(model, other)
