@@ -20,11 +20,6 @@ PALETTE = ((0, 200, 255), (255, 140, 0), (60, 220, 60), (255, 60, 160), (150, 11
            (255, 230, 0), (0, 230, 180), (255, 80, 80))
 
 
-def face_label(face: FaceResult, number: int, count: int) -> str:
-    """The label drawn by a face: ``"F 34 (29-41)"``, numbered when there are several faces."""
-    return face.label if count == 1 else f"{number}: {face.label}"
-
-
 def fit_for_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE,
                     min_side: int = MIN_DISPLAY_SIDE) -> np.ndarray:
     """The photo scaled so that its longer side is at most ``max_side`` pixels and, for tiny
@@ -38,11 +33,15 @@ def fit_for_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE,
     return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
 
 
-def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], max_side: int = MAX_DISPLAY_SIDE) -> np.ndarray:
+def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], max_side: int = MAX_DISPLAY_SIDE,
+               colours: Sequence[int] | None = None) -> np.ndarray:
     """A copy of ``image`` (see :func:`fit_for_display`) with a box and a label per face.
 
-    Line width and font scale with the picture, so labels read the same on a 300-pixel
-    thumbnail and on a 24-megapixel photo; labels stay inside the picture.
+    Faces are numbered 1, 2, ... in the order given (when there are several), each in the
+    next palette colour. ``colours`` (e.g. the live view's track ids) picks each face's palette
+    slot instead, and the labels are then not numbered. Line width and font scale with the
+    picture, so labels read the same on a 300-pixel thumbnail and on a 24-megapixel photo;
+    labels stay inside the picture.
     """
     height, width = image.shape[:2]
     shown = fit_for_display(image, max_side)
@@ -57,12 +56,14 @@ def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], max_side: int = M
         font_px = max(12, min(font_px, round(typical / 3)))
     font = _font(font_px)
     pad = max(2, font_px // 5)
-    for number, face in enumerate(faces, 1):
-        colour = PALETTE[(number - 1) % len(PALETTE)]
+    numbered = colours is None and len(faces) > 1
+    slots = range(len(faces)) if colours is None else colours
+    for number, (face, slot) in enumerate(zip(faces, slots), 1):
+        colour = PALETTE[slot % len(PALETTE)]
         x1, y1, x2, y2 = (round(v * scale) for v in face.box)
         x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
-        text = face_label(face, number, len(faces))
+        text = f"{number}: {face.label}" if numbered else face.label
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         box_w, box_h = right - left + 2 * pad, bottom - top + 2 * pad
         lx = min(max(0, x1), max(0, canvas.width - box_w))

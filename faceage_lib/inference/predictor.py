@@ -54,9 +54,14 @@ class FaceResult:
         return values
 
     @property
+    def leaning(self) -> str:
+        """The gender the model leans to ("female" / "male"), even when ``gender`` is uncertain."""
+        return GENDERS[int(self.p_female >= GENDER_THRESHOLD)]
+
+    @property
     def label(self) -> str:
-        """Short label for drawing, e.g. ``"F 34 (29-41)"``."""
-        sign = "?" if self.gender == UNCERTAIN else self.gender[0].upper()
+        """Short label for drawing: ``"F 34 (29-41)"``, or ``"F? 34 (29-41)"`` when the gender is uncertain."""
+        sign = self.leaning[0].upper() + ("?" if self.gender == UNCERTAIN else "")
         return f"{sign} {self.age:.0f} ({self.age_low:.0f}-{self.age_high:.0f})"
 
 

@@ -3,6 +3,8 @@
 Uploads the astronaut photo, waits for the annotated photo and the table, checks one face,
 tries the consent-gated feedback, and saves screenshots (desktop and phone width) to tmp_path
 and, when ``FACEAGE_SCREENSHOT`` is set, to that path (the phone one beside it, ``-phone``).
+On a phone-sized screen the answer is in view after an upload; the live view gets annotated
+frames from Chromium's fake camera; the title is set in one local font.
 
 Needs: ``apt-get install -y chromium`` and ``pip install playwright`` (no ``playwright install``:
 Playwright drives the system Chromium and downloads nothing).
@@ -20,7 +22,9 @@ from PIL import Image
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 # a fake camera (a moving test pattern), allowed without asking: for the live view
+                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 TIMEOUT_MS = 60_000
 
 if not CHROMIUM.is_file():
@@ -108,8 +112,11 @@ def test_upload_astronaut_shows_one_face(server, browser, tmp_path):
     (entry,) = store.entries()
     assert entry.true_age == 40
 
-    # an example photo: a cat, no face
-    page.get_by_role("button", name="A cat (no face)").click()
+    # the example photos are thumbnails; the fourth is a cat, no face
+    thumbnails = page.locator("#faceage-examples button img")
+    expect(thumbnails).to_have_count(4)
+    assert all(img.evaluate("i => i.complete && i.naturalWidth > 0") for img in thumbnails.all())
+    page.locator("#faceage-examples button").nth(3).click()
     expect(page.locator("#faceage-message")).to_contain_text("No face found", timeout=TIMEOUT_MS)
     expect(rows).to_have_count(0, timeout=TIMEOUT_MS)
 
@@ -118,8 +125,19 @@ def test_upload_astronaut_shows_one_face(server, browser, tmp_path):
     assert not offsite, f"the page fetched from other sites: {offsite}"
 
 
+IMAGE_LOADED = ("() => { const i = document.querySelector('#faceage-result img');"
+                " return i && i.complete && i.naturalWidth > 0; }")
+
+
+def in_viewport(page, selector: str) -> bool:
+    """Whether the element is wholly on the screen as it is scrolled now."""
+    return page.evaluate("""(selector) => { const r = document.querySelector(selector).getBoundingClientRect();
+        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""", selector)
+
+
 def test_phone_layout(server, browser, tmp_path):
-    """On a phone-sized screen the columns stack and nothing needs sideways scrolling."""
+    """On a phone-sized screen the columns stack, nothing needs sideways scrolling, and the answer
+    is on the screen right after a photo is analysed, without scrolling."""
     url, _ = server
     photo = tmp_path / "astronaut.jpg"
     Image.fromarray(skimage_data.astronaut()).save(photo, quality=90)
@@ -128,16 +146,77 @@ def test_phone_layout(server, browser, tmp_path):
     page.locator("#faceage-photo input[type=file]").set_input_files(str(photo))
     rows = page.locator("#faceage-table [role=grid] [role=row][data-index]")
     sync_api.expect(rows).to_have_count(1, timeout=TIMEOUT_MS)
-    page.wait_for_function("() => { const i = document.querySelector('#faceage-result img');"
-                           " return i && i.complete && i.naturalWidth > 0; }", timeout=TIMEOUT_MS)
+    page.wait_for_function(IMAGE_LOADED, timeout=TIMEOUT_MS)
     sync_api.expect(page.locator("#faceage-message")).to_contain_text("Found 1 face")
+    assert in_viewport(page, "#faceage-result img") and in_viewport(page, "#faceage-message")
     wide = page.evaluate("""() => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
         .map(e => `${e.tagName}#${e.id}.${e.className}`).slice(-5)""")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 391, f"the page is {width} px wide on a 390 px phone screen: {wide}"  # 1 px: rounding
+    cut = page.evaluate("""() => [...document.querySelectorAll('#faceage-table th .header')]
+        .filter(h => h.scrollWidth > h.clientWidth + 1).map(h => h.textContent)""")
+    assert not cut, f"column headers cut short on a phone: {cut}"
     photo_box = page.locator("#faceage-photo").bounding_box()
     result_box = page.locator("#faceage-result").bounding_box()
     assert result_box["y"] >= photo_box["y"] + photo_box["height"] - 1  # stacked, not side by side
     save_screenshot(page, tmp_path, "phone")
     page.close()
+
+
+def test_phone_unreadable_file(server, browser, tmp_path):
+    """A file that is not a photo: the message is on the screen and the input is cleared
+    (no broken image left in it)."""
+    url, _ = server
+    notes = tmp_path / "notes.jpg"
+    notes.write_bytes(b"this is not a photo\n" * 10)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(url)
+    page.locator("#faceage-photo input[type=file]").set_input_files(str(notes))
+    message = page.locator("#faceage-message")
+    sync_api.expect(message).to_contain_text("could not be read as a photo", timeout=TIMEOUT_MS)
+    sync_api.expect(page.locator("#faceage-photo img")).to_have_count(0, timeout=TIMEOUT_MS)
+    page.wait_for_timeout(500)  # the cleared input must not bring back the empty-state text
+    sync_api.expect(message).to_contain_text("could not be read as a photo")
+    assert in_viewport(page, "#faceage-message")
+    page.close()
+
+
+def test_title_font_and_source_labels(server, browser):
+    """The title is set in one local font that has all its letters (Chromium's own count of the
+    fonts used), and the photo's sources are labelled in words, not icons only."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(url)
+    sync_api.expect(page.locator("#faceage-intro h1")).to_be_visible(timeout=TIMEOUT_MS)
+    cdp = page.context.new_cdp_session(page)
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    cdp.send("CSS.enable")
+    title = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "#faceage-intro h1"})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": title})["fonts"]
+    assert len(fonts) == 1 and not fonts[0]["isCustomFont"], fonts
+    for name, word in (("Upload file", "Upload"), ("Capture from camera", "Webcam"), ("Paste from clipboard", "Paste")):
+        button = page.locator(f"#faceage-photo .source-selection button[aria-label='{name}']")
+        assert button.evaluate("b => getComputedStyle(b, '::after').content") == f'"{word}"'
+        assert button.evaluate("b => b.getBoundingClientRect().width > 40 && b.getBoundingClientRect().bottom"
+                               " <= b.parentElement.getBoundingClientRect().bottom + 1")  # the word shows whole
+    page.close()
+
+
+def test_live_webcam_gets_annotated_frames(server, browser):
+    """Chromium's fake camera streams to the live view, and annotated frames come back."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.get_by_role("tab", name="Live webcam").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#faceage-camera button", has_text="Record").click(timeout=TIMEOUT_MS)
+    frame = ("() => { const i = document.querySelector('#faceage-live img');"
+             " return i && i.complete && i.naturalWidth > 0 && i.src; }")
+    first = page.wait_for_function(frame, timeout=TIMEOUT_MS).json_value()
+    assert first.startswith("data:image/jpeg;base64,")  # inline: no file per frame on the server
+    page.wait_for_function(f"() => ({frame})() !== {first!r}", timeout=TIMEOUT_MS)  # a stream, not one frame
+    page.close()
+    assert not errors, errors

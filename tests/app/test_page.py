@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +16,10 @@ from PIL import Image
 
 from faceage_lib.app import page
 from faceage_lib.app.drawing import PALETTE, draw_faces, fit_for_display
-from faceage_lib.app.page import analyze_photo, build_app, save_feedback, table_rows
+from faceage_lib.app.faces import reading_order
+from faceage_lib.app.page import analyze_photo, build_app, in_reading_order, save_feedback, table_rows
 from faceage_lib.app.feedback import FeedbackStore
+from faceage_lib.config import assets_dir
 from faceage_lib.inference.predictor import FaceResult
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -108,6 +112,61 @@ def fake_face(box, age=34.2, low=29, high=41, gender="female", prob=0.87) -> Fac
 def test_table_rows():
     faces = [fake_face((0, 0, 10, 10)), fake_face((20, 0, 30, 10), 61.6, 50, 70, "male", 0.55)]
     assert table_rows(faces) == [[1, "34", "29-41", "female", "87%"], [2, "62", "50-70", "male", "55%"]]
+
+
+def test_an_uncertain_gender_reads_well():
+    unsure = FaceResult(box=(0, 0, 10, 10), score=0.9, age=4.2, age_low=2, age_high=7, gender="uncertain",
+                        gender_prob=0.58, p_female=0.58)
+    assert unsure.label == "F? 4 (2-7)"
+    assert table_rows([unsure]) == [[1, "4", "2-7", "uncertain", "58% F"]]  # the probability says of what
+    assert fake_face((0, 0, 10, 10), gender="male", prob=0.9).label == "M 34 (29-41)"
+
+
+def test_faces_are_numbered_in_reading_order():
+    top_left, bottom_left = fake_face((0, 0, 100, 100)), fake_face((0, 200, 100, 300))
+    top_right, bottom_right = fake_face((205, 10, 305, 110)), fake_face((200, 195, 300, 295))
+    faces = [top_left, bottom_left, bottom_right, top_right]  # the Predictor's left-to-right order
+    assert [faces[i] for i in reading_order(faces)] == [top_left, top_right, bottom_left, bottom_right]
+    assert reading_order([]) == []
+
+
+def test_group_example_is_numbered_row_by_row(predictor):
+    """The 2x2 group photo: faces 1-2 on the top row, 3-4 below, crops kept with their faces."""
+    raw = predictor.analyze(str(assets_dir() / "group.jpg"))
+    analysis = in_reading_order(raw)
+    assert len(analysis.faces) == 4
+    tops = [face.box[1] for face in analysis.faces]
+    lefts = [face.box[0] for face in analysis.faces]
+    assert max(tops[:2]) < min(tops[2:]) and lefts[0] < lefts[1] and lefts[2] < lefts[3]
+    for face, crop in zip(analysis.faces, analysis.crops):
+        np.testing.assert_array_equal(crop, raw.crops[raw.faces.index(face)])
+
+
+def accuracy_json(path, groups: dict) -> Path:
+    path.write_text(json.dumps({"faceage": {"by_age_group": groups}}))
+    return path
+
+
+def test_intro_figures_come_from_the_benchmark_file(tmp_path):
+    groups = {"0-2": {"n": 320, "age_mae": 1.23, "gender_accuracy": 0.59},
+              "30-39": {"n": 895, "age_mae": 5.7, "gender_accuracy": 0.97},
+              "60-69": {"n": 259, "age_mae": 8.19, "gender_accuracy": 0.96},
+              "80+": {"n": 12, "age_mae": 30.0, "gender_accuracy": 0.1}}  # too few images: left out
+    text = page.intro(accuracy_json(tmp_path / "accuracy.json", groups))
+    assert "off by 1.2 years on average for ages 0-2 and by 8.2 for ages 60-69" in text
+    assert "right 59% of the time for ages 0-2 and 97% for ages 30-39" in text
+    assert "80+" not in text and "children" not in text
+
+
+@pytest.mark.parametrize("content", [None, "not json", json.dumps({"faceage": {}}),
+                                     json.dumps({"faceage": {"by_age_group": {"0-2": {"n": 40, "age_mae": "x"}}}})])
+def test_intro_says_nothing_numeric_without_the_figures(tmp_path, content):
+    path = tmp_path / "accuracy.json"
+    if content is not None:
+        path.write_text(content)
+    text = page.intro(path)
+    assert "off by" not in text and "{" not in text
+    assert "Its estimates are rough" in text
 
 
 @pytest.mark.parametrize("size", [(90, 120), (600, 800), (4000, 6000)])
@@ -396,3 +455,28 @@ def test_app_feedback_needs_consent_and_a_photo_in_this_session(server, photo_fi
     message, consent_after = fresh.predict(1, 30, "male", True, api_name="/feedback")
     assert message.startswith("Thank you") and consent_after is False  # consent is per entry
     assert store.count() == count + 1
+
+
+def test_app_crowd_returns_a_csv_with_one_row_per_face(server, photo_files, tmp_path):
+    """Two photos with a face, one inside a .zip with a text file: two face rows and one note."""
+    import zipfile
+
+    import httpx
+    import pandas as pd
+    from gradio_client import handle_file
+
+    url, _ = server
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(photo_files["astronaut"], "inside/astronaut.png")
+        zipped.writestr("readme.txt", "not a photo")
+    table, csv, chart, message = client(url).predict(
+        [handle_file(str(photo_files["astronaut"])), handle_file(str(archive))], api_name="/crowd")
+    response = httpx.get(csv["url"], timeout=60)
+    response.raise_for_status()
+    rows = pd.read_csv(io.StringIO(response.text))
+    faces = rows[rows["Face"].notna()]
+    assert list(faces["File"]) == ["astronaut.png", "photos.zip/inside/astronaut.png"]
+    assert list(rows.loc[rows["Face"].isna(), "Note"]) == ["skipped: not an image file (.txt)"]
+    assert len(table["data"]) == len(rows) and "2 faces in 2 photos" in message
+    assert sum(row[-1] for row in chart["data"]) == 2  # the chart counts the same faces

@@ -1,0 +1,50 @@
+"""The live webcam view: each frame of a stream annotated with its tracked, smoothed faces.
+
+:func:`annotate_frame` is the stream handler's work, without Gradio: the page keeps one
+:class:`~faceage_lib.app.tracking.FaceTracker` per browser session and passes it in.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from PIL import Image
+
+from ..errors import ImageError
+from ..inference.predictor import Predictor
+from .drawing import draw_faces
+from .tracking import FaceTracker
+
+#: JPEG quality of the frames sent back to the browser: small and quick to encode.
+FRAME_QUALITY = 80
+
+
+def new_tracker(predictor: Predictor) -> FaceTracker:
+    """A tracker that decides gender with ``predictor``'s model threshold."""
+    return FaceTracker(predictor.estimator.gender_min_confidence)
+
+
+def annotate_frame(predictor: Predictor, frame: np.ndarray | None,
+                   tracker: FaceTracker | None) -> tuple[np.ndarray | None, FaceTracker]:
+    """One RGB frame -> (the frame with a box and label per tracked face, the updated tracker).
+
+    A track keeps its colour while it lives; a frame that cannot be read is passed on as it is.
+    """
+    tracker = tracker if tracker is not None else new_tracker(predictor)
+    if frame is None:
+        return None, tracker
+    try:
+        faces = predictor.predict(frame)
+    except ImageError:
+        return frame, tracker
+    tracks = tracker.update(faces)
+    return draw_faces(frame, [track.face for track in tracks], colours=[track.id - 1 for track in tracks]), tracker
+
+
+def jpeg_data_url(frame: np.ndarray, quality: int = FRAME_QUALITY) -> str:
+    """A frame as a ``data:image/jpeg;base64,...`` URL (sent inline: no file per frame on the server)."""
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -1,0 +1,95 @@
+"""Follow faces across video frames, so that the live view's boxes and labels hold still.
+
+Each detection is matched to a track by box overlap (IoU); a matched track's box, age and
+P(female) are smoothed (exponential moving average) and its gender decided from the smoothed
+P(female). A track missed for a few frames is still shown, then dropped. Plain Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from itertools import count
+from typing import Sequence
+
+from ..inference.predictor import FaceResult, decide_gender
+
+Box = Sequence[float]
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes; 0 when they do not overlap."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union
+
+
+@dataclass
+class Track:
+    """One face followed across frames: its id, its smoothed estimate, frames since last seen."""
+
+    id: int
+    face: FaceResult
+    missed: int = 0
+
+
+class FaceTracker:
+    """Matches each frame's faces to tracks and smooths their estimates; one per video stream.
+
+    ``min_confidence``: the model's gender threshold (``Predictor.estimator.gender_min_confidence``);
+    ``smoothing``: the weight of the newest frame in the moving average of age and P(female)
+    (1 = no smoothing); ``box_smoothing``: the same for the box, higher so that boxes keep up
+    with a moving head; ``min_iou``: the overlap a detection needs to continue a track; ``max_missed``: frames a
+    track is kept (and shown) without a detection.
+    """
+
+    def __init__(self, min_confidence: float, smoothing: float = 0.3, box_smoothing: float = 0.6,
+                 min_iou: float = 0.3, max_missed: int = 5):
+        self.min_confidence = min_confidence
+        self.smoothing = smoothing
+        self.box_smoothing = box_smoothing
+        self.min_iou = min_iou
+        self.max_missed = max_missed
+        self.tracks: list[Track] = []
+        self._ids = count(1)
+
+    def update(self, faces: Sequence[FaceResult]) -> list[Track]:
+        """Take one frame's faces; returns the tracks to show, oldest first."""
+        matches = self._match(faces)
+        for track_index, face_index in matches.items():
+            track = self.tracks[track_index]
+            track.face, track.missed = self._blend(track.face, faces[face_index]), 0
+        for track_index, track in enumerate(self.tracks):
+            if track_index not in matches:
+                track.missed += 1
+        self.tracks = [track for track in self.tracks if track.missed <= self.max_missed]
+        matched = set(matches.values())
+        self.tracks += [Track(next(self._ids), face) for i, face in enumerate(faces) if i not in matched]
+        return list(self.tracks)
+
+    def _match(self, faces: Sequence[FaceResult]) -> dict[int, int]:
+        """Track index -> face index: the pairs of highest IoU first, each track and face used once."""
+        pairs = sorted(((iou(track.face.box, face.box), t, f) for t, track in enumerate(self.tracks)
+                        for f, face in enumerate(faces)), reverse=True)
+        matches: dict[int, int] = {}
+        for overlap, t, f in pairs:
+            if overlap < self.min_iou:
+                break
+            if t not in matches and f not in matches.values():
+                matches[t] = f
+        return matches
+
+    def _blend(self, old: FaceResult, new: FaceResult) -> FaceResult:
+        """The moving average of ``old`` and ``new`` (box, age, range, P(female)); gender from the average."""
+        def mix(a: float, b: float, weight: float = self.smoothing) -> float:
+            return (1 - weight) * a + weight * b
+
+        p_female = mix(old.p_female, new.p_female)
+        gender, probability = decide_gender(p_female, self.min_confidence)
+        box = tuple(round(mix(a, b, self.box_smoothing)) for a, b in zip(old.box, new.box))
+        return replace(new, box=box, age=mix(old.age, new.age), age_low=mix(old.age_low, new.age_low),
+                       age_high=mix(old.age_high, new.age_high), gender=gender, gender_prob=probability,
+                       p_female=p_female)

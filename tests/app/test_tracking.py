@@ -1,0 +1,80 @@
+"""Face tracking for the live view, on hand-made boxes, and the stream handler on a real frame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faceage_lib.app.live import annotate_frame, jpeg_data_url
+from faceage_lib.app.tracking import FaceTracker, iou
+from faceage_lib.inference.predictor import FaceResult
+
+
+def face(box, age=30.0, p_female=0.9) -> FaceResult:
+    female = p_female >= 0.5
+    return FaceResult(box=tuple(box), score=0.9, age=age, age_low=age - 5, age_high=age + 5,
+                      gender="female" if female else "male", gender_prob=p_female if female else 1 - p_female,
+                      p_female=p_female)
+
+
+def test_iou():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1
+    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 10, 10), (10, 0, 20, 10)) == 0  # touching is not overlapping
+    assert iou((0, 0, 10, 10), (30, 30, 40, 40)) == 0
+
+
+def test_a_moving_face_keeps_its_track_and_its_estimate_settles():
+    tracker = FaceTracker(min_confidence=0.5, smoothing=0.5, box_smoothing=1.0)
+    (first,) = tracker.update([face((0, 0, 100, 100), age=20)])
+    (second,) = tracker.update([face((10, 0, 110, 100), age=40)])
+    assert second.id == first.id
+    assert second.face.age == pytest.approx(30)  # halfway: smoothing 0.5
+    assert second.face.box == (10, 0, 110, 100)  # box_smoothing 1: the newest box
+
+
+def test_two_faces_are_matched_by_overlap_not_by_order():
+    tracker = FaceTracker(min_confidence=0.5, smoothing=1.0)
+    left, right = tracker.update([face((0, 0, 50, 50), age=10), face((200, 0, 250, 50), age=60)])
+    swapped = tracker.update([face((205, 0, 255, 50), age=61), face((3, 0, 53, 50), age=11)])
+    ages = {track.id: track.face.age for track in swapped}
+    assert ages == {left.id: 11, right.id: 61}
+
+
+def test_a_missed_face_is_shown_for_a_few_frames_then_dropped():
+    tracker = FaceTracker(min_confidence=0.5, max_missed=2)
+    (track,) = tracker.update([face((0, 0, 50, 50))])
+    assert [t.id for t in tracker.update([])] == [track.id]  # missed once: still shown
+    assert [t.id for t in tracker.update([])] == [track.id]
+    assert tracker.update([]) == []  # missed three times: gone
+    (new,) = tracker.update([face((0, 0, 50, 50))])
+    assert new.id != track.id
+
+
+def test_a_far_box_starts_a_new_track():
+    tracker = FaceTracker(min_confidence=0.5, min_iou=0.3)
+    (first,) = tracker.update([face((0, 0, 50, 50))])
+    tracks = tracker.update([face((300, 300, 350, 350))])
+    assert len(tracks) == 2 and tracks[0].id == first.id and tracks[0].missed == 1
+
+
+def test_gender_follows_the_smoothed_probability():
+    tracker = FaceTracker(min_confidence=0.7, smoothing=0.5)
+    tracker.update([face((0, 0, 50, 50), p_female=0.9)])
+    (track,) = tracker.update([face((0, 0, 50, 50), p_female=0.3)])  # one odd frame
+    assert track.face.p_female == pytest.approx(0.6)
+    assert track.face.gender == "uncertain" and track.face.gender_prob == pytest.approx(0.6)
+    (track,) = tracker.update([face((0, 0, 50, 50), p_female=0.9)])
+    assert track.face.gender == "female"
+
+
+def test_stream_handler_annotates_and_keeps_its_tracker(predictor, astronaut):
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    frame[:, 64:576] = astronaut[16:496]
+    annotated, tracker = annotate_frame(predictor, frame, None)
+    assert annotated.shape == frame.shape and not np.array_equal(annotated, frame)  # a box drawn
+    assert len(tracker.tracks) == 1
+    again, same = annotate_frame(predictor, frame, tracker)
+    assert same is tracker and len(tracker.tracks) == 1
+    assert annotate_frame(predictor, None, tracker) == (None, tracker)
+    assert jpeg_data_url(again).startswith("data:image/jpeg;base64,/9j/")
