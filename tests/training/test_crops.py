@@ -88,3 +88,28 @@ def test_crop_cache_made_under_another_key_is_rebuilt(tmp_path, astronaut, monke
     monkeypatch.setattr(type(crops.get_detector()), "version", "changed")
     crops.load_or_build_crops(table, 32, tmp_path, progress=False)
     assert built == [1, 1]
+
+
+def test_a_packed_cache_travels_and_is_used_where_the_raw_one_is_missing(tmp_path, astronaut, monkeypatch):
+    import pandas as pd
+
+    from faceage_lib.training import crops as crops_module
+
+    paths = []
+    for k, shift in enumerate((0, 20, 40)):
+        paths.append(tmp_path / f"{k}.png")
+        Image.fromarray(np.roll(astronaut, shift, axis=1)).save(paths[-1])
+    table = pd.DataFrame({"path": [str(p) for p in paths], "hash": ["h0", "h1", "h2"]})
+    raw = crops_module.load_or_build_crops(table, 64, tmp_path / "here", progress=False)
+    packed = crops_module.pack_crops(tmp_path / "here" / "crops_64.npz")
+    assert packed.name == "crops_64.jpeg.npz"
+    assert packed.stat().st_size < (tmp_path / "here" / "crops_64.npz").stat().st_size / 3
+
+    elsewhere = tmp_path / "gpu_box"
+    elsewhere.mkdir()
+    packed.rename(elsewhere / packed.name)  # only the packed file travels
+    monkeypatch.setattr(crops_module, "build_crops", lambda *a, **k: pytest.fail("crops rebuilt"))
+    unpacked = crops_module.load_or_build_crops(table, 64, elsewhere, progress=False)
+    assert unpacked.hashes.tolist() == raw.hashes.tolist() and unpacked.detected.tolist() == raw.detected.tolist()
+    assert unpacked.crops.shape == raw.crops.shape and unpacked.crops.dtype == np.uint8
+    assert np.abs(unpacked.crops.astype(int) - raw.crops.astype(int)).mean() < 2.5  # JPEG quality 95, 4:4:4
