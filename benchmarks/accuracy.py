@@ -19,6 +19,7 @@ import pandas as pd
 
 from faceage_lib.evaluation.evaluate import predict_split
 from faceage_lib.evaluation.metrics import evaluate_predictions
+from faceage_lib.inference.modelfiles import verified_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -83,6 +84,7 @@ def main() -> None:
     flipped, flip_facts = predict_split(args.data_dir, args.model, "test", args.work_dir, flip=True)
     under_81 = table["age"] <= 80
     result = {
+        "model_sha256": verified_model(args.model)[1]["files"]["model.tflite"]["sha256"],  # the app checks it
         "faceage": {**evaluate_predictions(table), **facts},
         "faceage_flip": {**headline(flipped), **flip_facts},
         "faceage_ages_0_80": headline(table[under_81]),
@@ -94,7 +96,8 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "accuracy.md").write_text(markdown(result))
-    print(json.dumps({k: {m: v for m, v in r.items() if not isinstance(v, dict)} for k, r in result.items()}, indent=2))
+    print(json.dumps({k: {m: v for m, v in r.items() if not isinstance(v, dict)} for k, r in result.items()
+                      if isinstance(r, dict)}, indent=2))
 
 
 if __name__ == "__main__":

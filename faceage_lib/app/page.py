@@ -143,9 +143,10 @@ SHOW_ANSWER_JS = """(photo) => {
 }"""
 
 
-def intro(accuracy_file: Path = ACCURACY_FILE) -> str:
-    """The page's intro, with the model's measured figures when ``accuracy_file`` has them."""
-    groups = measured_groups(accuracy_file)
+def intro(model_sha256: str, accuracy_file: Path = ACCURACY_FILE) -> str:
+    """The page's intro, with the measured figures when ``accuracy_file`` has them for this model
+    (its ``model.tflite`` SHA-256)."""
+    groups = measured_groups(accuracy_file, model_sha256)
     if not groups:
         return INTRO.format(figures="")
     by_mae = sorted(groups, key=lambda g: groups[g]["age_mae"])
@@ -156,11 +157,15 @@ def intro(accuracy_file: Path = ACCURACY_FILE) -> str:
         high=by_acc[-1], high_acc=groups[by_acc[-1]]["gender_accuracy"]))
 
 
-def measured_groups(accuracy_file: Path) -> dict[str, dict[str, float]]:
+def measured_groups(accuracy_file: Path, model_sha256: str) -> dict[str, dict[str, float]]:
     """Age group -> {age_mae, gender_accuracy} from the benchmark's JSON, groups of at least
-    :data:`MIN_GROUP_IMAGES` images only; ``{}`` if the file is missing or not as expected."""
+    :data:`MIN_GROUP_IMAGES` images only; ``{}`` if the file is missing, not as expected, or
+    measured another model."""
     try:
-        groups = json.loads(accuracy_file.read_text())["faceage"]["by_age_group"]
+        measured = json.loads(accuracy_file.read_text())
+        if measured["model_sha256"] != model_sha256:
+            return {}
+        groups = measured["faceage"]["by_age_group"]
         figures = {name: {key: float(group[key]) for key in ("age_mae", "gender_accuracy")}
                    for name, group in groups.items() if int(group["n"]) >= MIN_GROUP_IMAGES}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -338,7 +343,8 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
     predictor = Predictor(model_dir)
     store, store_off = (store, "") if store is not None else open_store()
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(CACHE_CHECK_S, CACHE_MAX_AGE_S)) as demo:
-        gr.Markdown(intro(), elem_id="faceage-intro")
+        gr.Markdown(intro(predictor.estimator.manifest["files"]["model.tflite"]["sha256"]),
+                    elem_id="faceage-intro")
         with gr.Tabs():
             with gr.Tab("Photo", id="photo"):
                 _photo_tab(predictor, store, store_off)

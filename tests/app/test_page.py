@@ -142,8 +142,8 @@ def test_group_example_is_numbered_row_by_row(predictor):
         np.testing.assert_array_equal(crop, raw.crops[raw.faces.index(face)])
 
 
-def accuracy_json(path, groups: dict) -> Path:
-    path.write_text(json.dumps({"faceage": {"by_age_group": groups}}))
+def accuracy_json(path, groups: dict, model_sha256: str = "abc") -> Path:
+    path.write_text(json.dumps({"model_sha256": model_sha256, "faceage": {"by_age_group": groups}}))
     return path
 
 
@@ -152,19 +152,22 @@ def test_intro_figures_come_from_the_benchmark_file(tmp_path):
               "30-39": {"n": 895, "age_mae": 5.7, "gender_accuracy": 0.97},
               "60-69": {"n": 259, "age_mae": 8.19, "gender_accuracy": 0.96},
               "80+": {"n": 12, "age_mae": 30.0, "gender_accuracy": 0.1}}  # too few images: left out
-    text = page.intro(accuracy_json(tmp_path / "accuracy.json", groups))
+    text = page.intro("abc", accuracy_json(tmp_path / "accuracy.json", groups))
     assert "off by 1.2 years on average for ages 0-2 and by 8.2 for ages 60-69" in text
     assert "right 59% of the time for ages 0-2 and 97% for ages 30-39" in text
     assert "80+" not in text and "children" not in text
+    other_model = page.intro("def", accuracy_json(tmp_path / "accuracy.json", groups))
+    assert "off by" not in other_model  # figures of another model are not shown
 
 
-@pytest.mark.parametrize("content", [None, "not json", json.dumps({"faceage": {}}),
-                                     json.dumps({"faceage": {"by_age_group": {"0-2": {"n": 40, "age_mae": "x"}}}})])
+@pytest.mark.parametrize("content", [None, "not json", json.dumps({"model_sha256": "abc", "faceage": {}}),
+                                     json.dumps({"model_sha256": "abc", "faceage": {"by_age_group": {
+                                         "0-2": {"n": 40, "age_mae": "x"}}}})])
 def test_intro_says_nothing_numeric_without_the_figures(tmp_path, content):
     path = tmp_path / "accuracy.json"
     if content is not None:
         path.write_text(content)
-    text = page.intro(path)
+    text = page.intro("abc", path)
     assert "off by" not in text and "{" not in text
     assert "Its estimates are rough" in text
 
