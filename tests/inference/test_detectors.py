@@ -183,3 +183,18 @@ def test_a_corrupt_detector_file_is_refused(tmp_path, monkeypatch):
     (tmp_path / "models" / blazeface.SHORT_RANGE.filename).unlink()
     with pytest.raises(ModelFileError, match="cannot be read"):
         blazeface.BlazeFaceDetector()
+
+
+def test_a_portrait_keeps_its_whole_photo_box_even_below_the_extra_score(detector, monkeypatch):
+    """A face filling the frame (a UTKFace chip) is framed by the whole-photo pass as it always was,
+    even when that pass scores it under 0.75: the shipped model was trained on those crops."""
+    from faceage_lib.inference.detectors import blazeface
+
+    row = np.zeros(17, np.float32)
+    row[:4] = (10, 12, 190, 195)
+    row[4:16] = np.tile([100, 100], 6)
+    row[16] = 0.6
+    monkeypatch.setattr(blazeface._BlazeFace, "__call__", lambda self, image, region: row[None].copy())
+    monkeypatch.setattr(type(detector), "_search", lambda *a: pytest.fail("no search for a portrait"))
+    faces = detector.detect(np.zeros((200, 200, 3), np.uint8))
+    assert [face.box for face in faces] == [(10.0, 12.0, 190.0, 195.0)]

@@ -39,6 +39,10 @@ TILE_FACE = 18
 TILE_OVERLAP = 2 * TILE_FACE + 4
 #: Most pixels of the finest tiled level (12 MP scaled by TILE_FACE / MIN_FACE: about 400 tiles).
 MAX_LEVEL_PIXELS = 2_500_000
+#: A whole-photo detection this wide (share of the shorter side) is a portrait, taken as it is
+#: even when it scores below :data:`EXTRA_MIN_SCORE` (as the crops the shipped model was trained
+#: on were: a UTKFace chip is one face filling the frame).
+PORTRAIT_FACE = 0.75
 #: The passes beyond the first show the model faces small or out of context; their detections must
 #: score higher (a patch of hair scored 0.50 in the full-range pass).
 EXTRA_MIN_SCORE = 0.75
@@ -147,7 +151,7 @@ class BlazeFaceDetector(FaceDetector):
     """MediaPipe's BlazeFace pair (short and full range) on LiteRT, with tiles for small faces."""
 
     name = "blazeface"
-    version = "2"  # 2: tiled short-range pyramid with close-up confirmation
+    version = "3"  # 2: tiled short-range pyramid with close-up confirmation; 3: portraits framed as in v1
 
     def __init__(self, num_threads: int | None = None):
         self._short = _BlazeFace(SHORT_RANGE, num_threads=num_threads)
@@ -157,29 +161,38 @@ class BlazeFaceDetector(FaceDetector):
         height, width = image.shape[:2]
         found = self._short(image, (0, 0, width, height))
         found = found[found[:, 16] >= min_score]
-        sure = found[found[:, 16] >= EXTRA_MIN_SCORE]
+        widths = found[:, 2] - found[:, 0]
+        sure = found[(found[:, 16] >= EXTRA_MIN_SCORE) | (widths >= PORTRAIT_FACE * min(width, height))]
         if not len(sure) or (sure[:, 2] - sure[:, 0]).max() < SMALL_FACE * min(width, height):
-            found = np.concatenate([sure, self._search(image, found, min_score)])
+            kept = np.concatenate([sure, self._confirmed(image, found[found[:, 16] < EXTRA_MIN_SCORE])])
+            found = np.concatenate([kept, self._search(image, kept, min_score)])
         return [_to_face(row) for row in _weighted_nms(found)]
 
+    def _confirmed(self, image: np.ndarray, doubtful: np.ndarray) -> np.ndarray:
+        """The doubtful whole-photo detections whose cluster a close look confirms, as they are:
+        the face keeps the box it always had (a patch of hair or texture is dropped)."""
+        clusters = _clusters(doubtful)
+        merged = np.array([_merged(cluster) for cluster in clusters], np.float32).reshape(-1, 17)
+        sure = self._close_look(image, merged)[:, 16] >= EXTRA_MIN_SCORE
+        return np.concatenate([np.zeros((0, 17), np.float32), *(c for c, ok in zip(clusters, sure) if ok)])
+
     def _search(self, image: np.ndarray, found: np.ndarray, min_score: float) -> np.ndarray:
-        """Faces suggested by the full-range pass, the tiles or a doubtful short-range detection,
-        each kept only if a close look confirms it. A face the short-range pass is sure of keeps
-        its box: the other passes frame faces differently, and averaging in their (scale-dependent)
-        boxes would make the crop depend on the photo's resolution."""
+        """Faces suggested by the full-range pass or the tiles, each kept only if a close look
+        confirms it. A face the whole-photo short-range pass found keeps its box (the crops the
+        shipped model was trained on are framed by those boxes): the other passes frame faces
+        differently, and averaging in their (scale-dependent) boxes would make the crop depend on
+        the photo's resolution."""
         height, width = image.shape[:2]
-        sure = found[found[:, 16] >= EXTRA_MIN_SCORE]
-        candidates = np.concatenate([found[found[:, 16] < EXTRA_MIN_SCORE], self._full(image, (0, 0, width, height)),
-                                     self._tiled(image)])
-        if len(sure):
-            candidates = candidates[[not (_iou(row, sure) > NMS_IOU).any() for row in candidates]]
-        confirmed = self._confirm(image, np.array(_weighted_nms(candidates)).reshape(-1, 17))
+        candidates = np.concatenate([self._full(image, (0, 0, width, height)), self._tiled(image)])
+        if len(found):
+            candidates = candidates[[not (_iou(row, found) > NMS_IOU).any() for row in candidates]]
+        confirmed = self._close_look(image, np.array(_weighted_nms(candidates)).reshape(-1, 17))
         return confirmed[confirmed[:, 16] >= max(min_score, EXTRA_MIN_SCORE)]
 
-    def _confirm(self, image: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    def _close_look(self, image: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Each candidate looked at again in the photo at full resolution, framed so that it spans
-        :data:`CLOSE_FACE` px of the short-range model's input: the best detection there whose
-        centre lies in the candidate's box, or nothing."""
+        :data:`CLOSE_FACE` px of the short-range model's input: one row per candidate, the best
+        detection there whose centre lies in the candidate's box (score 0 where there is none)."""
         rows = [np.zeros((0, 17), np.float32)]
         for first in range(0, len(candidates), TILE_BATCH):
             chunk = candidates[first:first + TILE_BATCH]
@@ -193,7 +206,7 @@ class BlazeFaceDetector(FaceDetector):
                       & (centre_y > chunk[index, 1]) & (centre_y < chunk[index, 3]))
             for i in range(len(chunk)):
                 mine = found[inside & (index == i)]
-                rows.append(mine[np.argmax(mine[:, 16])][None] if len(mine) else mine)
+                rows.append(mine[np.argmax(mine[:, 16])][None] if len(mine) else np.zeros((1, 17), np.float32))
         return np.concatenate(rows)
 
     def _tiled(self, image: np.ndarray) -> np.ndarray:
@@ -286,18 +299,26 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
 
 
-def _weighted_nms(rows: np.ndarray) -> list[np.ndarray]:
-    """MediaPipe's weighted NMS: overlapping detections are averaged, weighted by score."""
+def _clusters(rows: np.ndarray) -> list[np.ndarray]:
+    """MediaPipe's NMS grouping: the best remaining detection and all that overlap it, in turn."""
     rows = rows[np.argsort(-rows[:, 16])]
-    merged = []
+    clusters = []
     while len(rows):
         overlap = _iou(rows[0], rows) > NMS_IOU
-        cluster = rows[overlap]
-        weights = cluster[:, 16:17]
-        average = (cluster[:, :16] * weights).sum(0) / weights.sum()
-        merged.append(np.append(average, rows[0, 16]))
+        clusters.append(rows[overlap])
         rows = rows[~overlap]
-    return merged
+    return clusters
+
+
+def _weighted_nms(rows: np.ndarray) -> list[np.ndarray]:
+    """MediaPipe's weighted NMS: overlapping detections are averaged, weighted by score."""
+    return [_merged(cluster) for cluster in _clusters(rows)]
+
+
+def _merged(cluster: np.ndarray) -> np.ndarray:
+    """One detection from a cluster: coordinates averaged by score, the best score."""
+    weights = cluster[:, 16:17]
+    return np.append((cluster[:, :16] * weights).sum(0) / weights.sum(), cluster[0, 16])
 
 
 def _to_face(row: np.ndarray) -> Face:
