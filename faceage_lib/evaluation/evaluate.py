@@ -37,7 +37,8 @@ def predict_split(data_dir: str | os.PathLike | None, model_dir: str | os.PathLi
     table = rows.assign(pred_age=estimates.age, age_low=estimates.age_low, age_high=estimates.age_high,
                         p_female=estimates.p_female, face_detected=detected)
     facts = {"images_per_second": len(rows) / seconds if seconds else None, "flip": flip,
-             "face_detected_share": float(np.mean(detected)) if len(rows) else None}
+             "face_detected_share": float(np.mean(detected)) if len(rows) else None,
+             "gender_min_confidence": estimator.gender_min_confidence}
     return table, facts
 
 
@@ -45,4 +46,4 @@ def evaluate(data_dir: str | os.PathLike | None, model_dir: str | os.PathLike | 
              work_dir: str | os.PathLike | None = None, flip: bool = False, progress: bool = True) -> dict:
     """The figures of :func:`faceage_lib.evaluation.metrics.evaluate_predictions` plus throughput."""
     table, facts = predict_split(data_dir, model_dir, "test", work_dir, flip, progress)
-    return {**evaluate_predictions(table), **facts}
+    return {**evaluate_predictions(table, facts["gender_min_confidence"]), **facts}

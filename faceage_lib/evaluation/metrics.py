@@ -44,11 +44,14 @@ def gender_scores(true: np.ndarray, p_female: np.ndarray) -> dict:
             "gender_recall": float(recall), "gender_f1": float(f1)}
 
 
-def _group_scores(rows: pd.DataFrame) -> dict:
+def _group_scores(rows: pd.DataFrame, gender_min_confidence: float | None = None) -> dict:
     age = age_scores(rows["age"], rows["pred_age"])
     gender = gender_scores(rows["gender"], rows["p_female"])
-    return {"n": age["n"], "age_mae": age["age_mae"], "age_rmse": age["age_rmse"], "cs5": age["cs5"],
-            "gender_accuracy": gender["gender_accuracy"]}
+    scores = {"n": age["n"], "age_mae": age["age_mae"], "age_rmse": age["age_rmse"], "cs5": age["cs5"],
+              "gender_accuracy": gender["gender_accuracy"]}
+    if gender_min_confidence is not None:
+        scores.update(shown_gender_scores(rows["gender"], rows["p_female"], gender_min_confidence))
+    return scores
 
 
 def shown_gender_scores(true: np.ndarray, p_female: np.ndarray, min_confidence: float) -> dict:
@@ -71,12 +74,14 @@ def evaluate_predictions(table: pd.DataFrame, gender_min_confidence: float | Non
         result["age_interval_coverage"] = float(inside.mean()) if len(table) else None
         result["age_interval_mean_width"] = float((table["age_high"] - table["age_low"]).mean()) if len(table) else None
     groups = pd.Series(age_group(table["age"]), index=table.index)
-    result["by_age_group"] = {label: _group_scores(table[groups == label]) for label in AGE_GROUP_LABELS}
-    result["by_gender"] = {name: _group_scores(table[table["gender"] == code]) for code, name in enumerate(GENDERS)}
+    threshold = gender_min_confidence
+    result["by_age_group"] = {label: _group_scores(table[groups == label], threshold) for label in AGE_GROUP_LABELS}
+    result["by_gender"] = {name: _group_scores(table[table["gender"] == code], threshold)
+                           for code, name in enumerate(GENDERS)}
     race = table["race"].astype("Int64")
-    result["by_race"] = {name: _group_scores(table[race == code]) for code, name in enumerate(RACES)}
+    result["by_race"] = {name: _group_scores(table[race == code], threshold) for code, name in enumerate(RACES)}
     if race.isna().any():
-        result["by_race"]["unknown"] = _group_scores(table[race.isna()])
+        result["by_race"]["unknown"] = _group_scores(table[race.isna()], threshold)
     return result
 
 
@@ -100,6 +105,9 @@ def format_metrics(result: dict) -> str:
         f"gender P / R / F1  {pct(result['gender_precision'])} / {pct(result['gender_recall'])} / "
         f"{pct(result['gender_f1'])}  (female = positive)",
     ]
+    if result.get("gender_shown_accuracy") is not None:
+        lines.append(f"genders shown       {pct(result['gender_shown_accuracy'])} right; "
+                     f"{pct(result['gender_uncertain_share'])} held back as uncertain")
     if result.get("age_interval_coverage") is not None:
         lines.append(f"age range holds    {pct(result['age_interval_coverage'])} of true ages "
                      f"(mean width {result['age_interval_mean_width']:.1f} years)")
