@@ -15,8 +15,9 @@ from faceage_lib.inference.modelfiles import verified_model
 CHECKOUT_MODEL_DIR = shipped_model_dir()
 
 MAX_MODEL_BYTES = 15 * 1024 * 1024
-GOLDEN_ASTRONAUT = {"box": (178, 81, 272, 175), "age": 32.8, "age_low": 24.0, "age_high": 43.0,
-                    "gender": "female", "gender_prob": 0.8189}
+MAX_TFLITE_BYTES = 5 * 1024 * 1024
+GOLDEN_ASTRONAUT = {"box": (178, 81, 272, 175), "age": 34.8, "age_low": 27.0, "age_high": 43.0,
+                    "gender": "female", "gender_prob": 0.9883}
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,14 @@ def test_files_match_their_checksums():
 def test_models_folder_fits_the_budget():
     total = sum(p.stat().st_size for p in CHECKOUT_MODEL_DIR.iterdir() if p.is_file())
     assert total <= MAX_MODEL_BYTES
+    assert (CHECKOUT_MODEL_DIR / "model.tflite").stat().st_size <= MAX_TFLITE_BYTES
+
+
+def test_calibrated_on_clean_and_corrupted_val():
+    _, manifest = verified_model(CHECKOUT_MODEL_DIR)
+    assert 0.5 < manifest["gender_min_confidence"] < 1  # an abstention threshold was chosen, not the default
+    assert len(manifest["calibration"]["corruptions"]) == 8
+    assert manifest["training"]["augment"] is True
 
 
 def test_golden_prediction_on_the_astronaut(predictor):
