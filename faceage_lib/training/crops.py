@@ -7,7 +7,7 @@ which matches the detector's box on the others (it fills about 93% of a chip).
 The cache (``crops_<size>.npz``) stores the key of everything that shapes a crop (size, detector
 and its version, the crop function's version and scale, the score bar); a cache made under another
 key is rebuilt, never reused. :func:`pack_crops` writes it as JPEGs (``crops_<size>.jpeg.npz``, about
-7x smaller) to carry to another machine, e.g. a GPU box; where only the packed file is, it is
+6x smaller) to carry to another machine, e.g. a GPU box; where only the packed file is, it is
 unpacked instead of detecting and cropping again.
 """
 
@@ -96,13 +96,16 @@ def packed_path(cache: Path) -> Path:
     return cache.with_name(cache.name.replace(".npz", ".jpeg.npz"))
 
 
-def pack_crops(cache: str | os.PathLike, quality: int = 95) -> Path:
-    """Write the raw cache ``crops_<size>.npz`` as JPEGs beside it (``crops_<size>.jpeg.npz``)."""
+def pack_crops(cache: str | os.PathLike, quality: int = 90) -> Path:
+    """Write the raw cache ``crops_<size>.npz`` as JPEGs beside it (``crops_<size>.jpeg.npz``).
+
+    Quality 90 with the usual colour subsampling: UTKFace's 23,318 crops at 64 px take 51 MB (the
+    raw cache 286 MB), and pixels move by 2.5 grey levels on average, far less than the noise the
+    training augmentation adds."""
     cache = Path(cache)
     with np.load(cache) as stored:
         crops, hashes, detected, key = stored["crops"], stored["hashes"], stored["detected"], stored["key"]
-    options = [cv2.IMWRITE_JPEG_QUALITY, quality, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
-    encoded = [cv2.imencode(".jpg", crop[:, :, ::-1], options)[1] for crop in crops]  # no colour subsampling
+    encoded = [cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])[1] for crop in crops]
     offsets = np.cumsum([0] + [len(e) for e in encoded])
     out = packed_path(cache)
     np.savez(out, jpeg=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8), offsets=offsets,

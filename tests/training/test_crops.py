@@ -112,4 +112,4 @@ def test_a_packed_cache_travels_and_is_used_where_the_raw_one_is_missing(tmp_pat
     unpacked = crops_module.load_or_build_crops(table, 64, elsewhere, progress=False)
     assert unpacked.hashes.tolist() == raw.hashes.tolist() and unpacked.detected.tolist() == raw.detected.tolist()
     assert unpacked.crops.shape == raw.crops.shape and unpacked.crops.dtype == np.uint8
-    assert np.abs(unpacked.crops.astype(int) - raw.crops.astype(int)).mean() < 2.5  # JPEG quality 95, 4:4:4
+    assert np.abs(unpacked.crops.astype(int) - raw.crops.astype(int)).mean() < 4  # JPEG quality 90
