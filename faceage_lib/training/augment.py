@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from .backend import keras  # noqa: I001  (first: Keras imported quietly)
 from keras import ops
 
+from ..evaluation.corruptions import LUMA, SEPIA  # the same tints the robustness benchmark applies
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -45,9 +47,6 @@ class AugmentConfig:
     erase_side: tuple[float, float] = (0.1, 0.4)
 
 
-#: Rows of the classic sepia matrix (output R, G, B from input R, G, B).
-SEPIA = ((0.393, 0.769, 0.189), (0.349, 0.686, 0.168), (0.272, 0.534, 0.131))
-LUMA = (0.299, 0.587, 0.114)
 
 
 @keras.saving.register_keras_serializable("faceage")
