@@ -34,7 +34,7 @@ class AugmentConfig:
     brightness: float = 0.2
     contrast: float = 0.2
     downscale_p: float = 0.3
-    downscale_sides: tuple[int, ...] = (24, 32, 40, 48, 56, 64, 80, 96)  # face widths in pixels; those below the input's
+    downscale_sides: tuple[int, ...] = (24, 32, 40, 48, 56, 64, 80, 96)  # face widths (px): those under the input side
     cast_p: float = 0.1
     cast: float = 0.15
     sepia_p: float = 0.1

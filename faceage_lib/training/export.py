@@ -69,7 +69,8 @@ def tflite_from_keras_file(path: Path) -> bytes:
         raise ModelFileError(f"{path} is saved, but writing model.tflite needs TensorFlow, which is not installed "
                              f"here: run `faceage export --run {path.parent}` where it is (pip install tensorflow)")
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    code = "import sys; from faceage_lib.training.export import _convert; sys.stdout.buffer.write(_convert(sys.argv[1]))"
+    code = ("import sys; from faceage_lib.training.export import _convert; "
+            "sys.stdout.buffer.write(_convert(sys.argv[1]))")
     result = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True)
     if result.returncode != 0:
         raise ModelFileError(f"converting {path} to .tflite failed: {result.stderr.decode(errors='replace')[-2000:]}")
