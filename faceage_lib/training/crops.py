@@ -25,7 +25,7 @@ import pandas as pd
 from ..config import DETECTOR_MIN_SCORE
 from ..errors import DatasetError
 from ..inference.crop import CROP_SCALE, CROP_VERSION, crop_face
-from ..inference.detectors import DEFAULT_DETECTOR, Face, FaceDetector, get_detector
+from ..inference.detectors import DEFAULT_DETECTOR, Face, FaceDetector, detector_class, get_detector
 from ..inference.images import load_image
 
 
@@ -68,9 +68,9 @@ def build_crops(paths: list[str], size: int, progress: bool = True,
     return crops, detected
 
 
-def cache_key(size: int, detector: FaceDetector | None = None) -> str:
+def cache_key(size: int, detector: type[FaceDetector] | FaceDetector | None = None) -> str:
     """What shapes a crop, as one string: a cache made under another key is not reused."""
-    detector = detector or get_detector(DEFAULT_DETECTOR)
+    detector = detector or detector_class(DEFAULT_DETECTOR)
     return (f"size={size} detector={detector.name}:{detector.version} crop=v{CROP_VERSION} "
             f"scale={CROP_SCALE} min_score={DETECTOR_MIN_SCORE}")
 

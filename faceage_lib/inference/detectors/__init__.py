@@ -13,14 +13,19 @@ from .base import LANDMARKS, Face, FaceDetector
 DETECTORS = {"blazeface": "faceage_lib.inference.detectors.blazeface:BlazeFaceDetector"}
 DEFAULT_DETECTOR = "blazeface"
 
-__all__ = ["DETECTORS", "DEFAULT_DETECTOR", "Face", "FaceDetector", "LANDMARKS", "get_detector"]
+__all__ = ["DETECTORS", "DEFAULT_DETECTOR", "Face", "FaceDetector", "LANDMARKS", "detector_class", "get_detector"]
+
+
+def detector_class(name: str = DEFAULT_DETECTOR) -> type[FaceDetector]:
+    """The registered detector class of ``name`` (imported, not instantiated: no model is loaded)."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+    module, cls = DETECTORS[name].split(":")
+    return getattr(import_module(module), cls)
 
 
 def get_detector(detector: str | FaceDetector = DEFAULT_DETECTOR, num_threads: int | None = None) -> FaceDetector:
     """A detector instance: ``detector`` itself, or a new one of the registered name."""
     if isinstance(detector, FaceDetector):
         return detector
-    if detector not in DETECTORS:
-        raise ValueError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)}")
-    module, cls = DETECTORS[detector].split(":")
-    return getattr(import_module(module), cls)(num_threads=num_threads)
+    return detector_class(detector)(num_threads=num_threads)
