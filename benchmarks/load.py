@@ -135,7 +135,7 @@ def _variant(astronaut: Image.Image, i: int) -> bytes:
 
 def expected_photos(datas: list[bytes]) -> list[Photo]:
     """Each PNG with the answer ``analyze_photo`` gives for it here (a model of its own)."""
-    from faceage_lib.app.page import analyze_photo
+    from faceage_lib.app.analysis import analyze_photo
     from faceage_lib.inference.predictor import Predictor
 
     predictor = Predictor()
@@ -171,7 +171,7 @@ class App:
 def launch_app(home: Path) -> App:
     """The app on the shipped model, its feedback database in ``home``, on a free localhost port."""
     from faceage_lib.app import page
-    from faceage_lib.app.feedback import FeedbackStore
+    from faceage_lib.feedback import FeedbackStore
 
     store = FeedbackStore(f"sqlite:///{home / 'feedback.db'}")
     demo = page.build_app(None, store)

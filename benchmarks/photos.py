@@ -36,7 +36,7 @@ def benchmark_photos(folder: Path, data_dir: str | None = None, count: int = 50)
     astronaut = Image.fromarray(skdata.astronaut())
     sources = [astronaut]
     if data_dir:
-        from faceage_lib.training.utkface import load_utkface
+        from faceage_lib.data.utkface import load_utkface
 
         test = load_utkface(data_dir, folder / "work").split("test")
         sources += [Image.open(path) for path in test["path"].head(count - 1)]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faceage_lib.evaluation.corruptions import corrupt
+from faceage_lib.data.corruptions import corrupt
 from faceage_lib.evaluation.metrics import age_scores, gender_scores
 from faceage_lib.evaluation.robustness import CLEAN, evaluate_robustness, robustness_scores
 from faceage_lib.inference.images import load_image

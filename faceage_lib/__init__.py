@@ -3,10 +3,14 @@
 The package is laid out by the path data takes:
 
 * ``inference/``: photo -> faces -> crops -> model -> one result per face (:class:`Predictor`);
-* ``training/``: UTKFace -> split -> crops -> augmentation -> model -> fit -> export;
-* ``evaluation/``: metrics, evaluation on the test split, plots, the report;
-* ``app/``: the Gradio page, drawing, the feedback store;
-* ``config`` (paths, thresholds, names), ``errors`` and ``cli`` (the ``faceage`` command) on top.
+* ``data/``: datasets -> labels and a de-duplicated split -> the same crops -> corruptions;
+* ``training/``: crops -> augmentation -> model -> fit -> calibration -> export;
+* ``evaluation/``: metrics, evaluation on a test split, robustness, plots, the report;
+* ``app/``: the Gradio page, drawing, the live view, many photos;
+* ``feedback`` (the consented feedback store, for the app and the CLI), ``config`` (paths,
+  thresholds, names), ``errors`` and ``cli`` (the ``faceage`` command) on top.
+
+Imports go one way: inference <- data <- training, evaluation; the app and the CLI on top.
 """
 
 from .errors import DatasetError, FaceAgeError, ImageError, ModelFileError, StoreError

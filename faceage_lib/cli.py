@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_data(args) -> int:
-    from .training.utkface import load_utkface
+    from .data.utkface import load_utkface
 
     summary = load_utkface(args.data_dir, args.work_dir).summary()
     if args.format == "json":
@@ -180,7 +180,7 @@ def train_config_options(command: argparse.ArgumentParser) -> None:
 
 
 def run_export(args) -> int:
-    from .training.fit import export_run
+    from .training.export import export_run
 
     print(f"model exported to {export_run(args.run_dir, args.data_dir, args.work_dir)}")
     return 0
@@ -339,7 +339,7 @@ def run_app(args) -> int:
 
 
 def run_feedback_list(args) -> int:
-    from .app.feedback import FeedbackStore
+    from .feedback import FeedbackStore
 
     entries = FeedbackStore().entries()
     if args.format == "json":
@@ -356,7 +356,7 @@ def run_feedback_list(args) -> int:
 
 
 def run_feedback_export(args) -> int:
-    from .app.feedback import FeedbackStore
+    from .feedback import FeedbackStore
 
     result = FeedbackStore().export(args.out)
     print(f"{len(result.written)} crops written to {args.out}")
@@ -368,7 +368,7 @@ def run_feedback_export(args) -> int:
 
 
 def run_feedback_delete(args) -> int:
-    from .app.feedback import FeedbackStore
+    from .feedback import FeedbackStore
 
     if not FeedbackStore().delete(args.id):
         print(f"faceage: no feedback entry with id {args.id} (faceage feedback list shows them)", file=sys.stderr)

@@ -6,7 +6,7 @@ Environment variables (all optional):
   without it, caches go to ``$XDG_CACHE_HOME/faceage`` (``~/.cache/faceage``) and user data to
   ``$XDG_DATA_HOME/faceage`` (``~/.local/share/faceage``);
 * ``FACEAGE_MODEL_DIR``: the model folder to load instead of the shipped one;
-* ``FACEAGE_DB_URL``: the feedback database (any SQLAlchemy URL), see :mod:`faceage_lib.app.feedback`.
+* ``FACEAGE_DB_URL``: the feedback database (any SQLAlchemy URL), see :mod:`faceage_lib.feedback`.
 """
 
 from __future__ import annotations

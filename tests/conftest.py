@@ -75,7 +75,7 @@ def utkface_dir(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def utkface_loaded(utkface_dir, tmp_path_factory):
     """The generated folder, labelled, de-duplicated and split."""
-    from faceage_lib.training.utkface import load_utkface
+    from faceage_lib.data.utkface import load_utkface
 
     return load_utkface(utkface_dir["folder"], tmp_path_factory.mktemp("work"))
 
@@ -145,7 +145,7 @@ def _free_port() -> int:
 def app_server(tiny_model_dir, tmp_path_factory):
     """The Gradio app on the tiny model, served on a free localhost port: (url, feedback store)."""
     from faceage_lib.app.page import LAUNCH_OPTIONS, build_app
-    from faceage_lib.app.feedback import FeedbackStore
+    from faceage_lib.feedback import FeedbackStore
 
     store = FeedbackStore(f"sqlite:///{tmp_path_factory.mktemp('app') / 'feedback.db'}")
     demo = build_app(tiny_model_dir, store)

@@ -1,3 +1,8 @@
-"""The Gradio app: ``page`` (the page and its events), ``drawing`` (boxes and labels on the photo),
-``faces`` (reading order, labels, table cells), ``live`` and ``tracking`` (the live webcam view),
-``crowd`` (many photos or a .zip at once) and ``feedback`` (the consented feedback store)."""
+"""The Gradio app, on top of the inference half and the feedback store:
+
+* ``page`` builds and serves the page (queue, launch); ``tabs`` wires each tab's components and events;
+* ``analysis`` is what the Photo tab does, as plain functions; ``uploads`` reads what users send;
+* ``texts`` (the words), ``style`` (CSS, theme) and ``components`` (faceage's own Gradio components);
+* ``drawing`` (boxes and labels on the photo), ``faces`` (reading order, labels, table cells),
+  ``live`` and ``tracking`` (the live webcam view), ``crowd`` (many photos or a .zip at once).
+"""

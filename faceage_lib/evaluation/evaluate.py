@@ -15,8 +15,8 @@ import pandas as pd
 
 from ..config import cache_home
 from ..inference.estimator import AgeGenderEstimator
-from ..training.crops import load_or_build_crops
-from ..training.utkface import load_utkface
+from ..data.crops import load_or_build_crops
+from ..data.utkface import load_utkface
 from .metrics import evaluate_predictions
 
 

@@ -12,9 +12,9 @@ import os
 import pandas as pd
 
 from ..inference.estimator import AgeGenderEstimator
-from ..training.crops import build_crops
-from ..training.utkface import load_utkface
-from .corruptions import CORRUPTIONS, corrupt
+from ..data.crops import build_crops
+from ..data.utkface import load_utkface
+from ..data.corruptions import CORRUPTIONS, corrupt
 from .metrics import evaluate_predictions
 
 CLEAN = "clean"

@@ -1,6 +1,6 @@
-"""The training half: UTKFace files -> labels and a de-duplicated split -> crops (the inference
-detector and crop) -> augmentation -> the Keras model -> fit -> export ``.keras``/``.tflite``/manifest.
+"""The training half: crops (from :mod:`faceage_lib.data`) -> augmentation -> the Keras model ->
+fit -> calibration -> export ``.keras``/``.tflite``/manifest.
 
-Modules in that order: ``download`` and ``utkface`` (the data), ``crops``, ``feed``, ``model``,
-``config`` (the run's settings), ``fit``, ``calibration``, ``export``.
+Modules in that order: ``augment``, ``model``, ``config`` (the run's settings), ``fit``,
+``calibration``, ``export``; ``backend`` imports Keras quietly. Never imports the evaluation half.
 """

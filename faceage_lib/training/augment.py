@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from .backend import keras  # noqa: I001  (first: Keras imported quietly)
 from keras import ops
 
-from ..evaluation.corruptions import LUMA, SEPIA  # the same tints the robustness benchmark applies
+from ..data.corruptions import LUMA, SEPIA  # the same tints the robustness benchmark applies
 
 
 @dataclass(frozen=True)

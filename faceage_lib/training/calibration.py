@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import GENDER_THRESHOLD, INTERVAL_COVERAGE
-from ..evaluation.corruptions import CORRUPTIONS, corrupt
+from ..data.corruptions import CORRUPTIONS, corrupt
 from ..inference.estimator import age_from_distribution
-from .crops import build_crops
+from ..data.crops import build_crops
 
 #: Gender is shown only where val accuracy at that confidence or above is at least this.
 GENDER_TARGET_ACCURACY = 0.97

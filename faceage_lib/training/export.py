@@ -12,17 +12,51 @@ import os
 import subprocess
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ModelFileError
+from ..data.utkface import load_utkface
+from ..errors import DatasetError, ModelFileError
 from ..inference.modelfiles import MANIFEST, SCHEMA_VERSION, model_io, sha256
 from ..inference.runtime import TFLiteModel
 
 MODEL_FILES = ("model.tflite", "model.keras")
 #: The largest difference allowed between the Keras model's and the .tflite's outputs (probabilities).
 SAME_OUTPUTS_ATOL = 1e-4
+
+
+def export_run(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+               work_dir: str | os.PathLike | None = None) -> Path:
+    """Calibrate and export a run's ``best.keras`` again (``faceage export``): e.g. on a machine with
+    TensorFlow after training elsewhere, or after a change to the calibration."""
+    from .config import TrainConfig
+
+    run = Path(run_dir)
+    if not (run / "best.keras").is_file():
+        raise DatasetError(f"{run} holds no best.keras: it is not a training run's folder (or the run never "
+                           "finished an epoch)")
+    config = TrainConfig(**json.loads((run / "config.json").read_text()))
+    _, val_rows = load_utkface(data_dir, work_dir).train_val(config.limit, config.seed)
+    previous = run / "manifest.json"
+    training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
+    return export_best(run, val_rows, training)
+
+
+def export_best(out_dir: str | os.PathLike, val_rows, training: dict) -> Path:
+    """Calibrate the run's best checkpoint (``best.keras``) on the val rows and export it.
+
+    The last step of :func:`~.fit.train`, callable again on a finished run (e.g. after a change to
+    the calibration) without training anew.
+    """
+    from .calibration import calibrate
+    from .model import load_keras_model
+
+    out = Path(out_dir)
+    core = load_keras_model(out / "best.keras")
+    export_model(core, out, training=training, **calibrate(core, val_rows, int(core.inputs[0].shape[1])))
+    return out
 
 
 def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_confidence: float = 0.5,

@@ -19,17 +19,17 @@ import numpy as np
 import pandas as pd
 
 from ..config import cache_home
-from ..errors import DatasetError
 from .backend import keras
 from .config import TrainConfig
-from .crops import load_or_build_crops
-from .utkface import load_utkface
+from ..data.crops import load_or_build_crops
+from ..data.utkface import load_utkface
 
 
 def train(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike, config: TrainConfig = TrainConfig(),
           work_dir: str | os.PathLike | None = None, verbose: int | str = "auto") -> Path:
     """Train, keep the best weight average on val, calibrate on val, export. Returns ``out_dir``."""
     from .augment import Augment
+    from .export import export_best
     from .model import build_model, compile_model
 
     out = Path(out_dir)
@@ -39,7 +39,7 @@ def train(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike, config
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     dataset = load_utkface(data_dir, work_dir)
     work = Path(work_dir) if work_dir else cache_home()
-    train_rows, val_rows = _rows(dataset, config)
+    train_rows, val_rows = dataset.train_val(config.limit, config.seed)
     used = dataset.table if not config.limit else pd.concat([train_rows, val_rows])  # a quick try crops only these
     crops = load_or_build_crops(used, config.img_size, work, progress=bool(verbose))
     train_x, val_x = crops.rows(train_rows), crops.rows(val_rows)
@@ -77,53 +77,9 @@ def train(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike, config
     return export_best(out, val_rows, training)
 
 
-def _rows(dataset, config: TrainConfig):
-    """The train and val rows a run uses (a ``limit`` samples train and shortens val)."""
-    train_rows, val_rows = dataset.split("train"), dataset.split("val")
-    if train_rows.empty or val_rows.empty:  # else Keras fails later with an obscure error
-        raise DatasetError(f"{dataset.root}: {len(dataset.table)} images are too few for a train and a val split")
-    if config.limit:
-        train_rows = train_rows.sample(min(config.limit, len(train_rows)), random_state=config.seed)
-        val_rows = val_rows.head(max(1, config.limit // 4))
-    return train_rows, val_rows
-
-
-def export_run(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-               work_dir: str | os.PathLike | None = None) -> Path:
-    """Calibrate and export a run's ``best.keras`` again (``faceage export``): e.g. on a machine with
-    TensorFlow after training elsewhere, or after a change to the calibration."""
-    run = Path(run_dir)
-    if not (run / "best.keras").is_file():
-        raise DatasetError(f"{run} holds no best.keras: it is not a training run's folder (or the run never "
-                           "finished an epoch)")
-    config = TrainConfig(**json.loads((run / "config.json").read_text()))
-    _, val_rows = _rows(load_utkface(data_dir, work_dir), config)
-    previous = run / "manifest.json"
-    training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
-    return export_best(run, val_rows, training)
-
-
-def export_best(out_dir: str | os.PathLike, val_rows, training: dict) -> Path:
-    """Calibrate the run's best checkpoint (``best.keras``) on the val rows and export it.
-
-    The last step of :func:`train`, callable again on a finished run (e.g. after a change to the
-    calibration) without training anew.
-    """
-    from .calibration import calibrate
-    from .export import export_model
-    from .model import load_keras_model
-
-    out = Path(out_dir)
-    core = load_keras_model(out / "best.keras")
-    export_model(core, out, training=training, **calibrate(core, val_rows, int(core.inputs[0].shape[1])))
-    return out
-
-
 def _targets(rows) -> dict[str, np.ndarray]:
     ages = rows["age"].to_numpy(np.float32)
     return {"age_probs": ages, "age": ages, "gender": rows["gender"].to_numpy(np.float32)}
-
-
 
 
 class WeightAverage(keras.callbacks.Callback):

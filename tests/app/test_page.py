@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceage_lib.app import page
+from faceage_lib.app import page, texts, uploads
 from faceage_lib.app.drawing import PALETTE, draw_faces, fit_for_display
 from faceage_lib.app.faces import reading_order
-from faceage_lib.app.page import analyze_photo, build_app, in_reading_order, save_feedback, table_rows
-from faceage_lib.app.feedback import FeedbackStore
+from faceage_lib.app.analysis import analyze_photo, in_reading_order, save_feedback, table_rows
+from faceage_lib.app.page import build_app
+from faceage_lib.feedback import FeedbackStore
 from faceage_lib.config import assets_dir
 from faceage_lib.inference.predictor import FaceResult
 
@@ -152,11 +153,11 @@ def test_intro_figures_come_from_the_benchmark_file(tmp_path):
               "30-39": {"n": 895, "age_mae": 5.7, "gender_accuracy": 0.97},
               "60-69": {"n": 259, "age_mae": 8.19, "gender_accuracy": 0.96},
               "80+": {"n": 12, "age_mae": 30.0, "gender_accuracy": 0.1}}  # too few images: left out
-    text = page.intro("abc", accuracy_json(tmp_path / "accuracy.json", groups))
+    text = texts.intro("abc", accuracy_json(tmp_path / "accuracy.json", groups))
     assert "off by 1.2 years on average for ages 0-2 and by 8.2 for ages 60-69" in text
     assert "right 59% of the time for ages 0-2 and 97% for ages 30-39" in text
     assert "80+" not in text and "children" not in text
-    other_model = page.intro("def", accuracy_json(tmp_path / "accuracy.json", groups))
+    other_model = texts.intro("def", accuracy_json(tmp_path / "accuracy.json", groups))
     assert "off by" not in other_model  # figures of another model are not shown
 
 
@@ -167,7 +168,7 @@ def test_intro_says_nothing_numeric_without_the_figures(tmp_path, content):
     path = tmp_path / "accuracy.json"
     if content is not None:
         path.write_text(content)
-    text = page.intro("abc", path)
+    text = texts.intro("abc", path)
     assert "off by" not in text and "{" not in text
     assert "Its estimates are rough" in text
 
@@ -265,7 +266,7 @@ def test_over_limit_data_url_is_refused_before_decoding(predictor, monkeypatch):
         raise AssertionError("an over-limit data: URL was decoded")
 
     monkeypatch.setattr(base64, "b64decode", no_decoding)
-    encoded = "A" * (page.MAX_FILE_SIZE // 3 * 4 + 8)  # decodes to just over 25 MB
+    encoded = "A" * (uploads.MAX_FILE_SIZE // 3 * 4 + 8)  # decodes to just over 25 MB
     annotated, rows, message = analyze_photo(predictor, f"data:image/png;base64,{encoded}")
     assert annotated is None and rows == []
     assert "more than the 25 MB limit" in message
@@ -274,7 +275,7 @@ def test_over_limit_data_url_is_refused_before_decoding(predictor, monkeypatch):
 def test_over_limit_file_is_refused(predictor, astronaut, tmp_path, monkeypatch):
     path = tmp_path / "photo.jpg"
     path.write_bytes(jpeg_bytes(astronaut))
-    monkeypatch.setattr(page, "MAX_FILE_SIZE", path.stat().st_size - 1)
+    monkeypatch.setattr(uploads, "MAX_FILE_SIZE", path.stat().st_size - 1)
     _, rows, message = analyze_photo(predictor, str(path))
     assert rows == [] and "limit" in message
     _, rows, message = analyze_photo(predictor, data_url(path.read_bytes()))
@@ -304,7 +305,7 @@ def test_app_starts_without_its_database_and_says_why(tiny_model_dir, tmp_path, 
 
 def test_cache_is_cleared_within_the_time_the_page_says(tiny_model_dir, tmp_path):
     demo = build_app(tiny_model_dir, FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}"))
-    minutes = int(re.search(r"cleared from the server's cache within (\d+) minutes", page.INTRO).group(1))
+    minutes = int(re.search(r"cleared from the server's cache within (\d+) minutes", texts.INTRO).group(1))
     frequency, age = demo.delete_cache
     assert frequency + age <= minutes * 60  # the longest an upload can stay
 
@@ -361,7 +362,7 @@ def test_app_analyze(server, photo_files):
 
 def test_app_refuses_an_over_limit_data_url(server, astronaut, monkeypatch):
     url, _ = server
-    monkeypatch.setattr(page, "MAX_FILE_SIZE", 1000)  # the server runs in this process
+    monkeypatch.setattr(uploads, "MAX_FILE_SIZE", 1000)  # the server runs in this process
     photo = {"url": data_url(jpeg_bytes(astronaut)), "meta": {"_type": "gradio.FileData"}}
     annotated, table, message, _, _ = client(url).predict(photo, api_name="/analyze")
     assert annotated is None and table["data"] == [] and "limit" in message

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from faceage_lib.evaluation import report  # noqa: E402
-from faceage_lib.training.utkface import load_utkface  # noqa: E402
+from faceage_lib.data.utkface import load_utkface  # noqa: E402
 from faceage_lib.evaluation.metrics import evaluate_predictions  # noqa: E402
 
 TRAINING_LOG = """\

@@ -171,7 +171,7 @@ def test_export_run_exports_a_finished_run_again(trained, tmp_path):
 
 
 def test_export_run_refuses_a_folder_that_is_not_a_run(tmp_path):
-    from faceage_lib.training.fit import export_run
+    from faceage_lib.training.export import export_run
 
     with pytest.raises(DatasetError, match="holds no best.keras"):
         export_run(tmp_path)

@@ -1,4 +1,4 @@
-"""faceage_lib.training.download: archives, Kaggle credentials and the download (its network call replaced)."""
+"""faceage_lib.data.download: archives, Kaggle credentials and the download (its network call replaced)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from conftest import N_DUPLICATES
-from faceage_lib.training import download
-from faceage_lib.training.utkface import load_utkface
+from faceage_lib.data import download
+from faceage_lib.data.utkface import load_utkface
 from faceage_lib.errors import DatasetError
 
 

@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 
 from faceage_lib import cli
-from faceage_lib.training.utkface import parse_name
-from faceage_lib.app.feedback import FeedbackStore, check_true_age
+from faceage_lib.data.utkface import parse_name
+from faceage_lib.feedback import FeedbackStore, check_true_age
 from faceage_lib.errors import StoreError
 
 

@@ -13,7 +13,7 @@ from skimage import data as samples
 
 import faceage_lib.inference.crop
 import faceage_lib.inference.predictor
-import faceage_lib.training.crops
+import faceage_lib.data.crops
 from faceage_lib.errors import DatasetError
 from faceage_lib.inference.crop import crop_face, eye_angle
 from faceage_lib.inference.detectors import Face
@@ -27,7 +27,7 @@ def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_the_crop_function_is_the_one_training_uses():
-    assert faceage_lib.training.crops.crop_face is faceage_lib.inference.crop.crop_face
+    assert faceage_lib.data.crops.crop_face is faceage_lib.inference.crop.crop_face
     assert faceage_lib.inference.predictor.crop_face is faceage_lib.inference.crop.crop_face
 
 
@@ -35,7 +35,7 @@ def test_build_crops_equals_inference_crop(tmp_path, detector, astronaut):
     face_path, cat_path = tmp_path / "astronaut.png", tmp_path / "cat.jpg"
     Image.fromarray(astronaut).save(face_path)
     Image.fromarray(samples.chelsea()).save(cat_path, quality=90)
-    crops, detected = faceage_lib.training.crops.build_crops([str(face_path), str(cat_path)], 48, progress=False)
+    crops, detected = faceage_lib.data.crops.build_crops([str(face_path), str(cat_path)], 48, progress=False)
     assert crops.shape == (2, 48, 48, 3) and crops.dtype == np.uint8
     assert detected.tolist() == [True, False]
     image = load_image(face_path)
@@ -54,14 +54,14 @@ def test_crop_cache_is_built_once(tmp_path, astronaut, monkeypatch):
     path = tmp_path / "a.png"
     Image.fromarray(astronaut).save(path)
     table = pd.DataFrame({"path": [str(path)], "hash": ["h1"]})
-    first = faceage_lib.training.crops.load_or_build_crops(table, 32, tmp_path / "cache", progress=False)
+    first = faceage_lib.data.crops.load_or_build_crops(table, 32, tmp_path / "cache", progress=False)
     assert (tmp_path / "cache" / "crops_32.npz").is_file()
 
     def no_rebuild(*args, **kwargs):
         raise AssertionError("crops rebuilt although cached")
 
-    monkeypatch.setattr(faceage_lib.training.crops, "build_crops", no_rebuild)
-    second = faceage_lib.training.crops.load_or_build_crops(table, 32, tmp_path / "cache", progress=False)
+    monkeypatch.setattr(faceage_lib.data.crops, "build_crops", no_rebuild)
+    second = faceage_lib.data.crops.load_or_build_crops(table, 32, tmp_path / "cache", progress=False)
     np.testing.assert_array_equal(second.rows(table), first.rows(table))
     assert second.detected.tolist() == [True]
     with pytest.raises(DatasetError, match="1 of 1 manifest rows have no cached crop .*unknown"):
@@ -75,7 +75,7 @@ def test_crop_cache_made_under_another_key_is_rebuilt(tmp_path, astronaut, monke
     path = tmp_path / "a.png"
     Image.fromarray(astronaut).save(path)
     table = pd.DataFrame({"path": [str(path)], "hash": ["h1"]})
-    crops = faceage_lib.training.crops
+    crops = faceage_lib.data.crops
     crops.load_or_build_crops(table, 32, tmp_path, progress=False)
     built = []
     real_build = crops.build_crops
@@ -93,7 +93,7 @@ def test_crop_cache_made_under_another_key_is_rebuilt(tmp_path, astronaut, monke
 def test_a_packed_cache_travels_and_is_used_where_the_raw_one_is_missing(tmp_path, astronaut, monkeypatch):
     import pandas as pd
 
-    from faceage_lib.training import crops as crops_module
+    from faceage_lib.data import crops as crops_module
 
     paths = []
     for k, shift in enumerate((0, 20, 40)):

@@ -10,7 +10,7 @@ SQLAlchemy, so any database works:
   ``postgresql+psycopg://user:password@host/db``.
 
 :meth:`FeedbackStore.export` writes the crops as UTKFace-style files that
-:func:`faceage_lib.training.utkface.parse_name` reads, ready to be added to a training folder.
+:func:`faceage_lib.data.utkface.parse_name` reads, ready to be added to a training folder.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
-from ..config import GENDERS, MAX_AGE, data_home
-from ..errors import StoreError
-from ..training.utkface import parse_name
+from .config import GENDERS, MAX_AGE, data_home
+from .errors import StoreError
+from .data.utkface import parse_name
 
 MIN_TRUE_AGE, MAX_TRUE_AGE = 0, 120
 #: The largest crop side accepted (the app's crops are the model's input size, far smaller).

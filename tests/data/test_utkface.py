@@ -1,4 +1,4 @@
-"""faceage_lib.training.utkface: UTKFace names, de-duplication, the deterministic split, the split manifest."""
+"""faceage_lib.data.utkface: UTKFace names, de-duplication, the deterministic split, the split manifest."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 from conftest import MALFORMED, N_DUPLICATES, QUIRKY_VALID
-from faceage_lib.training import utkface
+from faceage_lib.data import utkface
 from faceage_lib.config import age_group
-from faceage_lib.training.utkface import load_utkface, parse_name, read_manifest
+from faceage_lib.data.utkface import load_utkface, parse_name, read_manifest
 from faceage_lib.errors import DatasetError
 
 

@@ -1,12 +1,12 @@
-"""faceage_lib.evaluation.corruptions on known arrays: levels, value ranges, determinism."""
+"""faceage_lib.data.corruptions on known arrays: levels, value ranges, determinism."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from faceage_lib.evaluation import corruptions
-from faceage_lib.evaluation.corruptions import CORRUPTIONS, corrupt
+from faceage_lib.data import corruptions
+from faceage_lib.data.corruptions import CORRUPTIONS, corrupt
 
 
 def _photo(height: int = 120, width: int = 160) -> np.ndarray:

@@ -66,6 +66,17 @@ class UTKFace:
         """The rows of one split: "train", "val" or "test"."""
         return self.table[self.table["split"] == name].reset_index(drop=True)
 
+    def train_val(self, limit: int | None = None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The train and val rows a training run uses; a ``limit`` (a quick try) samples that many
+        train rows and keeps a quarter as many val rows."""
+        train_rows, val_rows = self.split("train"), self.split("val")
+        if train_rows.empty or val_rows.empty:  # else Keras fails later with an obscure error
+            raise DatasetError(f"{self.root}: {len(self.table)} images are too few for a train and a val split")
+        if limit:
+            train_rows = train_rows.sample(min(limit, len(train_rows)), random_state=seed)
+            val_rows = val_rows.head(max(1, limit // 4))
+        return train_rows, val_rows
+
     def summary(self) -> dict:
         """What was found, as a JSON-friendly dict (used by ``faceage data``)."""
         counts = self.table["split"].value_counts()

@@ -1,0 +1,150 @@
+"""The page's three tabs, each wiring the plain functions to its components and events."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from ..config import AGE_GROUP_LABELS, assets_dir
+from ..feedback import FeedbackStore
+from ..inference.predictor import Predictor
+from . import crowd
+from .analysis import GENDER_CHOICES, TABLE_HEADERS, analyze, face_table, save_feedback
+from .components import AnnotatedImage, CsvFile, LiveImage, PhotoInput
+from .live import annotate_frame
+from .style import GENDER_COLOURS, SHOW_ANSWER_JS
+from .texts import CROWD_INTRO, EMPTY_MESSAGE, FEEDBACK_INTRO, LIVE_INTRO
+from .uploads import MAX_FILE_SIZE
+
+log = logging.getLogger(__name__)
+
+#: Example photos shown under the input (see assets/README.md for their sources).
+ASSETS_DIR = assets_dir()
+EXAMPLES = (("astronaut.jpg", "an astronaut"), ("group.jpg", "a group of 4"),
+            ("cameraman.jpg", "black and white"), ("chelsea_cat.jpg", "a cat (no face)"))
+#: The live view: a frame every STREAM_EVERY seconds, a stream stops after LIVE_TIME_LIMIT
+#: seconds (press record again to go on), and LIVE_STREAMS frames are processed at once.
+STREAM_EVERY, LIVE_TIME_LIMIT, LIVE_STREAMS = 0.1, 120, 2
+
+
+def photo_tab(predictor: Predictor, store: FeedbackStore | None, store_off: str) -> None:
+    """One photo: the input and its examples, the answer (message, boxed photo, table), feedback."""
+    def on_photo(image):
+        if image is None:  # cleared: by the user (see on_clear) or after an unreadable file
+            return (gr.skip(),) * 7
+        try:
+            analysis, annotated, rows, message = analyze(predictor, image)
+        except Exception:  # a bug must not show the user a traceback
+            log.exception("analysing a photo failed")
+            analysis, annotated, rows = None, None, []
+            message = "**Something went wrong while analysing this photo.** Please try another one."
+        faces = analysis.faces if analysis else []
+        state = {"faces": faces, "crops": analysis.crops} if faces else None
+        choices = [(f"Face {i}: {face.label}", i) for i, face in enumerate(faces, 1)]
+        return (annotated, face_table(rows), message, state,
+                gr.Dropdown(choices=choices, value=1 if faces else None, interactive=len(faces) > 1),
+                "", analysis is None)
+
+    def on_clear():
+        return None, face_table([]), EMPTY_MESSAGE, None, gr.Dropdown(choices=[], value=None, interactive=False), ""
+
+    def on_feedback(state, face_number, true_age, true_gender, consent):
+        if store is None:
+            return store_off, gr.skip()
+        state = state or {}
+        stored, message = save_feedback(store, state.get("faces", []), state.get("crops"), face_number,
+                                        true_age, true_gender, consent)
+        # consent is given per entry: untick after storing
+        return message, (False if stored else gr.skip())
+
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            photo = PhotoInput(label="Photo", type="filepath", sources=["upload", "webcam", "clipboard"],
+                               height=420, buttons=["fullscreen"], elem_id="faceage-photo")
+            examples = [[str(ASSETS_DIR / name)] for name, _ in EXAMPLES if (ASSETS_DIR / name).is_file()]
+            if examples:  # no example_labels: with them Gradio shows text buttons instead of thumbnails
+                labels = [label for name, label in EXAMPLES if (ASSETS_DIR / name).is_file()]
+                gr.Examples(examples=examples, inputs=[photo], label=f"Examples, click one: {', '.join(labels)}",
+                            elem_id="faceage-examples")
+        with gr.Column(min_width=300, elem_id="faceage-answer"):
+            message = gr.Markdown(EMPTY_MESSAGE, elem_id="faceage-message")
+            annotated = AnnotatedImage(label="Faces found", type="numpy", format="jpeg", interactive=False,
+                                       height=420, buttons=["download", "fullscreen"], elem_id="faceage-result")
+            table = gr.Dataframe(value=face_table([]), headers=TABLE_HEADERS, label="Faces", interactive=False,
+                                 max_height=320, column_widths=["15%", "15%", "24%", "26%", "20%"],
+                                 elem_id="faceage-table")
+    state, unreadable = gr.State(None), gr.State(False)
+    with gr.Accordion("Help improve the model (optional)", open=False, elem_id="faceage-feedback"):
+        gr.Markdown(FEEDBACK_INTRO if store is not None else store_off, elem_id="faceage-feedback-intro")
+        with gr.Row():
+            face_number = gr.Dropdown(label="Face", choices=[], value=None, interactive=False, min_width=180,
+                                      elem_id="faceage-face",
+                                      allow_custom_value=True)  # checked by save_feedback
+            # a Textbox, not a Number: an empty Number reads as 0, a valid age, so an
+            # untouched field would store "0 years"
+            true_age = gr.Textbox(label="Real age (years, 0-120)", placeholder="e.g. 34", max_lines=1,
+                                  min_width=140, elem_id="faceage-true-age")
+            true_gender = gr.Radio(GENDER_CHOICES, value=GENDER_CHOICES[0], label="Real gender (optional)",
+                                   min_width=240, elem_id="faceage-true-gender")
+        consent = gr.Checkbox(label="I agree that this face crop, its estimate and the age (and gender) I "
+                              "give are stored and used to train and evaluate the model.", value=False,
+                              elem_id="faceage-consent")
+        send = gr.Button("Send feedback", variant="primary", interactive=store is not None,
+                         elem_id="faceage-send")
+        feedback_message = gr.Markdown("", elem_id="faceage-feedback-message")
+
+    answer = [annotated, table, message, state, face_number, feedback_message]
+    analysed = photo.change(on_photo, inputs=[photo], outputs=[*answer, unreadable], api_name="analyze",
+                            show_progress="minimal", js=SHOW_ANSWER_JS)
+    # a file that is not a photo: clear the input (it would show a broken image), keep the message
+    analysed.then(lambda bad: None if bad else gr.skip(), inputs=[unreadable], outputs=[photo],
+                  api_visibility="private", queue=False)
+    photo.clear(on_clear, outputs=answer, api_visibility="private", queue=False)
+    send.click(on_feedback, inputs=[state, face_number, true_age, true_gender, consent],
+               outputs=[feedback_message, consent], api_name="feedback", concurrency_limit=4)
+
+
+def live_tab(predictor: Predictor) -> None:
+    """The webcam stream, annotated frame by frame; one tracker per browser session."""
+    def on_frame(frame, tracker):
+        try:
+            return annotate_frame(predictor, frame, tracker)
+        except Exception:  # a bug must not stop the stream with a traceback
+            log.exception("annotating a webcam frame failed")
+            return frame, tracker
+
+    gr.Markdown(LIVE_INTRO)
+    with gr.Row(equal_height=False):
+        camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", min_width=300,
+                          webcam_options=gr.WebcamOptions(constraints={"video": {"width": 640, "height": 480}}),
+                          elem_id="faceage-camera")
+        live = LiveImage(label="Faces, live", interactive=False, min_width=300, elem_id="faceage-live")
+    tracker = gr.State(None)  # per session: users never share tracks
+    camera.stream(on_frame, inputs=[camera, tracker], outputs=[live, tracker], api_name="live",
+                  stream_every=STREAM_EVERY, time_limit=LIVE_TIME_LIMIT, concurrency_limit=LIVE_STREAMS,
+                  show_progress="hidden")
+
+
+def crowd_tab(predictor: Predictor) -> None:
+    """Many photos or .zip archives: one table of every face, its CSV, and a chart of ages by gender."""
+    def on_files(paths):
+        result = crowd.analyze_crowd(predictor, paths or [], MAX_FILE_SIZE)
+        table = result.table()
+        csv = crowd.to_csv(table) if paths else None
+        return table, csv, crowd.age_chart(result), crowd.summary(result, paths or [])
+
+    gr.Markdown(CROWD_INTRO)
+    files = gr.File(label="Photos or .zip archives", file_count="multiple", file_types=["image", ".zip"],
+                    type="filepath", elem_id="faceage-crowd-files")
+    message = gr.Markdown(crowd.summary(crowd.CrowdResult(), []), elem_id="faceage-crowd-message")
+    table = gr.Dataframe(value=crowd.CrowdResult().table(), label="Every face", interactive=False, max_height=420,
+                         elem_id="faceage-crowd-table")
+    with gr.Row(equal_height=False):
+        chart = gr.BarPlot(crowd.age_chart(crowd.CrowdResult()), x="age group", y="faces", color="gender",
+                           sort=list(AGE_GROUP_LABELS), color_map=GENDER_COLOURS, label="Ages by gender",
+                           x_title="estimated age", y_title="faces", y_axis_format="d", scale=2, min_width=300,
+                           elem_id="faceage-crowd-chart")
+        csv = CsvFile(label="The table as CSV", interactive=False, scale=1, min_width=200, elem_id="faceage-crowd-csv")
+    files.change(on_files, inputs=[files], outputs=[table, csv, chart, message], api_name="crowd",
+                 show_progress="minimal")
