@@ -69,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
         return group.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
 
     def data_options(command):
-        command.add_argument("--data-dir", help="UTKFace folder, .zip or .tar.gz (default: download from Kaggle)")
+        command.add_argument("--data-dir", nargs="+", metavar="DIR",
+                             help="datasets: a UTKFace folder, .zip or .tar.gz, and/or labelled folders (with "
+                                  "labels.csv or train/val/test_labels.csv: file,age[,gender], as APPA-REAL has) "
+                                  "(default: UTKFace, downloaded from Kaggle)")
         command.add_argument("--work-dir", help="where manifests and crop caches go (default: ~/.cache/faceage, "
                                                 "or $FACEAGE_HOME)")
 
@@ -79,12 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     def format_option(command, choices: tuple[str, ...]):
         command.add_argument("--format", choices=choices, default=choices[0], help="output format")
 
-    command = add(commands, "data", "find or download UTKFace, label, de-duplicate, split")
+    command = add(commands, "data", "find or download the datasets, label, de-duplicate, split")
     data_options(command)
     format_option(command, ("table", "json"))
     command.set_defaults(run=run_data)
 
-    command = add(commands, "train", "train a model on the manifest's train split")
+    command = add(commands, "train", "train a model on the datasets' train splits")
     data_options(command)
     command.add_argument("--out", required=True, help="output folder (checkpoints, log, exported model)")
     train_config_options(command)
@@ -96,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--run", required=True, dest="run_dir", help="the training run's --out folder")
     command.set_defaults(run=run_export)
 
-    command = add(commands, "evaluate", "evaluate a model on the test split")
+    command = add(commands, "evaluate", "evaluate a model on each dataset's test split")
     data_options(command)
     model_option(command)
     command.add_argument("--flip", action="store_true", help="average with the mirrored crop (test-time augmentation)")
@@ -145,22 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_data(args) -> int:
-    from .data.utkface import load_utkface
+    from .data.sources import load_datasets
 
-    summary = load_utkface(args.data_dir, args.work_dir).summary()
+    summaries = [dataset.summary() for dataset in load_datasets(args.data_dir, args.work_dir)]
     if args.format == "json":
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summaries if len(summaries) > 1 else summaries[0], indent=2))
         return 0
-    print(f"UTKFace folder      {summary['root']}")
-    print(f"image files         {summary['files']}")
-    print(f"labelled            {summary['labelled']}")
-    print(f"duplicates removed  {summary['duplicates_removed']}")
-    print(f"unique images       {summary['unique_images']}")
-    print("split               " + ", ".join(f"{k} {v}" for k, v in summary["split"].items()))
-    print(f"manifest            {summary['manifest']}")
-    print(f"skipped             {len(summary['skipped'])}")
-    for entry in summary["skipped"]:
-        print(f"  {entry['file']}: {entry['reason']}")
+    for summary in summaries:
+        print(f"dataset             {summary['name']}")
+        print(f"folder              {summary['root']}")
+        print(f"image files         {summary['files']}")
+        print(f"labelled            {summary['labelled']} ({summary['with_gender']} with a gender)")
+        print(f"duplicates removed  {summary['duplicates_removed']}")
+        print(f"unique images       {summary['unique_images']}")
+        print("split               " + ", ".join(f"{k} {v}" for k, v in summary["split"].items()))
+        print(f"manifest            {summary['manifest']}")
+        print(f"skipped             {len(summary['skipped'])}")
+        for entry in summary["skipped"]:
+            print(f"  {entry['file']}: {entry['reason']}")
     return 0
 
 
@@ -174,7 +179,7 @@ def train_config_options(command: argparse.ArgumentParser) -> None:
         if field.type in ("bool", bool):
             command.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
             continue
-        kind = {"int": int, "float": float, "str": str, "int | None": int}[str(field.type)]
+        kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}[str(field.type)]
         command.add_argument(flag, type=kind, default=field.default, choices=field.metadata.get("choices"),
                              help=help_text)
 
@@ -200,11 +205,12 @@ def run_evaluate(args) -> int:
     from .evaluation.evaluate import evaluate
     from .evaluation.metrics import format_metrics
 
-    result = evaluate(args.data_dir, args.model, args.work_dir, args.flip)
+    evaluations = evaluate(args.data_dir, args.model, args.work_dir, args.flip)
     if args.format == "json":
-        print(json.dumps(result, indent=2))
-    else:
-        print(format_metrics(result))
+        print(json.dumps({name: evaluation.metrics for name, evaluation in evaluations.items()}, indent=2))
+        return 0
+    for name, evaluation in evaluations.items():
+        print(f"== {name} ({evaluation.metrics['split']} split)\n{format_metrics(evaluation.metrics)}\n")
     return 0
 
 

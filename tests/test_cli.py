@@ -16,7 +16,7 @@ from skimage import data as samples
 
 import faceage_lib
 from faceage_lib import cli
-from faceage_lib.data.utkface import read_manifest
+from faceage_lib.data.dataset import read_manifest
 
 FACE_KEYS = {"box", "score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female"}
 

@@ -1,12 +1,12 @@
-"""Turn UTKFace images into the crops the model trains on, once, and cache them.
+"""Turn a dataset's images into the crops the model trains on, once, and cache them (per source).
 
 Every image goes through the same detector and :func:`faceage_lib.inference.crop.crop_face`
 that inference uses. A chip where no face is detected (about 2%) is cropped from its whole frame,
 which matches the detector's box on the others (it fills about 93% of a chip).
 
-The cache (``crops_<size>.npz``) stores the key of everything that shapes a crop (size, detector
+The cache (``crops_<source>_<size>.npz``) stores the key of everything that shapes a crop (size, detector
 and its version, the crop function's version and scale, the score bar); a cache made under another
-key is rebuilt, never reused. :func:`pack_crops` writes it as JPEGs (``crops_<size>.jpeg.npz``, about
+key is rebuilt, never reused. :func:`pack_crops` writes it as JPEGs (``crops_<source>_<size>.jpeg.npz``, about
 6x smaller) to carry to another machine, e.g. a GPU box; where only the packed file is, it is
 unpacked instead of detecting and cropping again.
 """
@@ -36,6 +36,16 @@ class CropSet:
     crops: np.ndarray  # (N, size, size, 3) uint8
     hashes: np.ndarray  # (N,) content hashes, row order of the manifest
     detected: np.ndarray  # (N,) bool: a face was detected (else whole-frame crop)
+
+    @classmethod
+    def concat(cls, parts: list[CropSet]) -> CropSet:
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in ("crops", "hashes", "detected")))
+
+    def detected_rows(self, table: pd.DataFrame) -> np.ndarray:
+        """Whether a face was detected on each of ``table``'s rows."""
+        return pd.Series(self.detected, index=self.hashes).reindex(table["hash"]).to_numpy(bool)
 
     def rows(self, table: pd.DataFrame) -> np.ndarray:
         """The crops of ``table``'s rows, matched by content hash."""
@@ -77,10 +87,16 @@ def cache_key(size: int, detector: type[FaceDetector] | FaceDetector | None = No
 
 def load_or_build_crops(table: pd.DataFrame, size: int, cache_dir: str | os.PathLike,
                         progress: bool = True) -> CropSet:
-    """The crops for ``table`` at ``size``, from ``cache_dir/crops_<size>.npz`` (or its packed
-    ``.jpeg.npz``) if that holds every row under the current :func:`cache_key`, else built now
-    (and cached)."""
-    cache, key = Path(cache_dir) / f"crops_{size}.npz", cache_key(size)
+    """The crops for ``table`` at ``size``: per source (its ``source`` column; UTKFace if it has none),
+    from ``cache_dir/crops_<source>_<size>.npz`` (or its packed ``.jpeg.npz``) if that holds every
+    row under the current :func:`cache_key`, else built now (and cached)."""
+    sources = table["source"] if "source" in table else pd.Series("utkface", index=table.index)
+    return CropSet.concat([_source_crops(rows, Path(cache_dir) / f"crops_{name}_{size}.npz", size, progress)
+                           for name, rows in table.groupby(sources, sort=False)])
+
+
+def _source_crops(table: pd.DataFrame, cache: Path, size: int, progress: bool) -> CropSet:
+    key = cache_key(size)
     for read, path in ((_read_raw, cache), (_read_packed, packed_path(cache))):
         cached = read(path, key) if path.is_file() else None
         if cached is not None and set(table["hash"]) <= set(cached.hashes):
@@ -97,7 +113,7 @@ def packed_path(cache: Path) -> Path:
 
 
 def pack_crops(cache: str | os.PathLike, quality: int = 90) -> Path:
-    """Write the raw cache ``crops_<size>.npz`` as JPEGs beside it (``crops_<size>.jpeg.npz``).
+    """Write a raw cache ``crops_<source>_<size>.npz`` as JPEGs beside it (``.jpeg.npz``).
 
     Quality 90 with the usual colour subsampling: UTKFace's 23,318 crops at 64 px take 51 MB (the
     raw cache 286 MB), and pixels move by 2.5 grey levels on average, far less than the noise the

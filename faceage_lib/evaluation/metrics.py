@@ -1,7 +1,11 @@
 """Evaluation figures: age MAE / RMSE / CS@5, gender scores, and the same per group.
 
-Input is a table with one row per test image: ``age``, ``gender`` (0 male, 1 female), ``race``
-(nullable), ``pred_age``, ``p_female`` and optionally ``age_low`` / ``age_high``.
+Input is a table with one row per test image: ``age``, ``gender`` (0 male, 1 female; missing
+where the dataset does not say: such rows count for age only), ``race`` (nullable), ``pred_age``,
+``p_female`` and optionally ``age_low`` / ``age_high``.
+
+Besides the errors, the figures people ask of an age estimator: the mean error (bias) per age
+band, and how often minors are read as adults and adults as minors (:func:`age_threshold_scores`).
 """
 
 from __future__ import annotations
@@ -10,6 +14,14 @@ import numpy as np
 import pandas as pd
 
 from ..config import AGE_GROUP_LABELS, GENDER_THRESHOLD, GENDERS, RACES, age_group
+
+#: Finer bands for the mean error (bias), where an estimator's lean shows: children, teenagers, adults.
+BIAS_BAND_EDGES = (0, 3, 10, 15, 20, 30, 40, 50, 60)
+BIAS_BAND_LABELS = ("0-2", "3-9", "10-14", "15-19", "20-29", "30-39", "40-49", "50-59", "60+")
+#: Ages at which "minor called adult" and "adult called minor" are counted.
+AGE_THRESHOLDS = (13, 16, 18)
+#: Adults for the "adult called minor" share: this age or over (clear of the threshold).
+ADULT_AGE = 25
 
 
 def predicted_gender(p_female) -> np.ndarray:
@@ -30,9 +42,16 @@ def age_scores(true: np.ndarray, pred: np.ndarray) -> dict:
     }
 
 
+def _known(true, p_female) -> tuple[np.ndarray, np.ndarray]:
+    """The (gender codes, P(female)) of the rows whose gender is known."""
+    true = pd.Series(true).astype("Float64").to_numpy(float, na_value=np.nan)
+    known = ~np.isnan(true)
+    return true[known].astype(int), np.asarray(p_female, float)[known]
+
+
 def gender_scores(true: np.ndarray, p_female: np.ndarray) -> dict:
-    """Accuracy, and precision / recall / F1 with "female" as the positive class."""
-    true = np.asarray(true, int)
+    """Accuracy, and precision / recall / F1 with "female" as the positive class (rows with a gender)."""
+    true, p_female = _known(true, p_female)
     pred = predicted_gender(p_female)
     if not len(true):
         return {"gender_accuracy": None, "gender_precision": None, "gender_recall": None, "gender_f1": None}
@@ -47,8 +66,8 @@ def gender_scores(true: np.ndarray, p_female: np.ndarray) -> dict:
 def _group_scores(rows: pd.DataFrame, gender_min_confidence: float | None = None) -> dict:
     age = age_scores(rows["age"], rows["pred_age"])
     gender = gender_scores(rows["gender"], rows["p_female"])
-    scores = {"n": age["n"], "age_mae": age["age_mae"], "age_rmse": age["age_rmse"], "cs5": age["cs5"],
-              "gender_accuracy": gender["gender_accuracy"]}
+    scores = {"n": age["n"], "age_mae": age["age_mae"], "age_bias": age["age_bias"], "age_rmse": age["age_rmse"],
+              "cs5": age["cs5"], "gender_accuracy": gender["gender_accuracy"]}
     if gender_min_confidence is not None:
         scores.update(shown_gender_scores(rows["gender"], rows["p_female"], gender_min_confidence))
     return scores
@@ -56,9 +75,9 @@ def _group_scores(rows: pd.DataFrame, gender_min_confidence: float | None = None
 
 def shown_gender_scores(true: np.ndarray, p_female: np.ndarray, min_confidence: float) -> dict:
     """Accuracy of the genders shown (confidence at least ``min_confidence``) and the share held back."""
-    p_female = np.asarray(p_female, float)
+    true, p_female = _known(true, p_female)
     shown = np.maximum(p_female, 1 - p_female) >= min_confidence
-    right = predicted_gender(p_female) == np.asarray(true, int)
+    right = predicted_gender(p_female) == true
     return {"gender_shown_accuracy": float(right[shown].mean()) if shown.any() else None,
             "gender_uncertain_share": float(1 - shown.mean()) if len(shown) else None}
 
@@ -67,6 +86,7 @@ def evaluate_predictions(table: pd.DataFrame, gender_min_confidence: float | Non
     """All figures for one table of predictions (see the module docstring); with the model's
     ``gender_min_confidence``, also the accuracy of the genders it shows and the share it holds back."""
     result = {**age_scores(table["age"], table["pred_age"]), **gender_scores(table["gender"], table["p_female"])}
+    result["gender_labelled"] = int(table["gender"].notna().sum())
     if gender_min_confidence is not None:
         result.update(shown_gender_scores(table["gender"], table["p_female"], gender_min_confidence))
     if {"age_low", "age_high"} <= set(table.columns):
@@ -79,10 +99,36 @@ def evaluate_predictions(table: pd.DataFrame, gender_min_confidence: float | Non
     result["by_gender"] = {name: _group_scores(table[table["gender"] == code], threshold)
                            for code, name in enumerate(GENDERS)}
     race = table["race"].astype("Int64")
-    result["by_race"] = {name: _group_scores(table[race == code], threshold) for code, name in enumerate(RACES)}
+    known_race = race.notna()
+    result["by_race"] = {name: _group_scores(table[known_race & (race == code)], threshold)
+                         for code, name in enumerate(RACES)} if known_race.any() else {}
     if race.isna().any():
         result["by_race"]["unknown"] = _group_scores(table[race.isna()], threshold)
+    bands = pd.Series(age_band(table["age"]), index=table.index)
+    result["by_age_band"] = {label: age_scores(table["age"][bands == label], table["pred_age"][bands == label])
+                             for label in BIAS_BAND_LABELS}
+    result["age_thresholds"] = age_threshold_scores(table["age"], table["pred_age"])
     return result
+
+
+def age_band(ages) -> np.ndarray:
+    """Map ages to the labels of :data:`BIAS_BAND_LABELS`."""
+    index = np.searchsorted(BIAS_BAND_EDGES, np.asarray(ages, dtype=float), side="right") - 1
+    return np.asarray(BIAS_BAND_LABELS)[np.clip(index, 0, len(BIAS_BAND_LABELS) - 1)]
+
+
+def age_threshold_scores(true, pred) -> dict:
+    """At each age t of :data:`AGE_THRESHOLDS`: the share of people under t estimated t or over
+    (``under_<t>_called_over``), and of adults (:data:`ADULT_AGE` or over) estimated under t
+    (``adults_called_under_<t>``); ``None`` where a dataset has nobody in the group."""
+    true, pred = np.asarray(true, float), np.asarray(pred, float)
+    adults = true >= ADULT_AGE
+    scores: dict = {}
+    for age in AGE_THRESHOLDS:
+        minors = true < age
+        scores[f"under_{age}_called_over"] = float(np.mean(pred[minors] >= age)) if minors.any() else None
+        scores[f"adults_called_under_{age}"] = float(np.mean(pred[adults] < age)) if adults.any() else None
+    return scores
 
 
 def age_group_confusion(true_ages, pred_ages) -> pd.DataFrame:
@@ -97,7 +143,7 @@ def format_metrics(result: dict) -> str:
     pct = lambda v: "-" if v is None else f"{100 * v:5.1f}%"  # noqa: E731
     num = lambda v: "-" if v is None else f"{v:5.2f}"  # noqa: E731
     lines = [
-        f"test images        {result['n']}",
+        f"images             {result['n']}",
         f"age MAE            {num(result['age_mae'])} years",
         f"age RMSE           {num(result['age_rmse'])} years",
         f"CS@5               {pct(result['cs5'])}",
@@ -113,7 +159,20 @@ def format_metrics(result: dict) -> str:
                      f"(mean width {result['age_interval_mean_width']:.1f} years)")
     if result.get("images_per_second"):
         lines.append(f"throughput         {result['images_per_second']:.0f} images/s (model only, batched)")
+    if result.get("age_bias") is not None:
+        lines.append(f"mean error (bias)  {result['age_bias']:+.2f} years")
+    thresholds = result.get("age_thresholds", {})
+    for age in AGE_THRESHOLDS:
+        lines.append(f"under {age} read {age}+  {pct(thresholds.get(f'under_{age}_called_over'))}   "
+                     f"adults ({ADULT_AGE}+) read under {age}: {pct(thresholds.get(f'adults_called_under_{age}'))}")
+    if result.get("by_age_band"):
+        lines += ["", f"{'age band':<12} {'n':>6} {'MAE':>6} {'bias':>6}"]
+        for name, row in result["by_age_band"].items():
+            bias = "-" if row["age_bias"] is None else f"{row['age_bias']:+5.1f}"
+            lines.append(f"{name:<12} {row['n']:>6} {num(row['age_mae']):>6} {bias:>6}")
     for key, title in (("by_age_group", "age group"), ("by_gender", "gender"), ("by_race", "race")):
+        if not any(row["n"] for row in result[key].values()):
+            continue
         lines += ["", f"{title:<12} {'n':>6} {'MAE':>6} {'CS@5':>7} {'gender acc':>11}"]
         for name, row in result[key].items():
             lines.append(f"{name:<12} {row['n']:>6} {num(row['age_mae']):>6} {pct(row['cs5']):>7} "

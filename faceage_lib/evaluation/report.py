@@ -1,8 +1,9 @@
-"""``faceage report``: evaluate once on the test split and write what an evaluation shows.
+"""``faceage report``: evaluate once on each dataset's test split and write what an evaluation shows.
 
-The output folder gets every evaluation figure as PNG, ``metrics.json``, ``predictions.csv``
-and ``report.md``, where each figure comes with one line reading it, computed from the numbers.
-The ``describe_*`` functions write those lines.
+The output folder gets every evaluation figure as PNG, ``metrics.json`` (the figures of
+:func:`~.evaluate.evaluate`, by dataset), ``predictions.csv`` and ``report.md``, where each figure
+comes with one line reading it, computed from the numbers. The ``describe_*`` functions write those
+lines. Figures that need gender (or race) labels are left out for a dataset without them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from matplotlib.figure import Figure
 
 from . import plots
 from ..config import AGE_GROUP_LABELS, model_dir as default_model_dir
-from .evaluate import predict_split
-from .metrics import age_group_confusion, evaluate_predictions, format_metrics
+from .evaluate import Evaluation, evaluate
+from .metrics import age_group_confusion, format_metrics
 
 DPI = 120
 TRAINING_LOG = "training_log.csv"
@@ -34,22 +35,23 @@ class Section(NamedTuple):
     reading: str
 
 
-def write_report(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike,
-                 model_dir: str | os.PathLike | None = None, work_dir: str | os.PathLike | None = None,
-                 flip: bool = False) -> Path:
-    """Evaluate the model on the test split and write the report into ``out_dir``; returns report.md."""
+def write_report(data_dirs, out_dir: str | os.PathLike, model_dir: str | os.PathLike | None = None,
+                 work_dir: str | os.PathLike | None = None, flip: bool = False) -> Path:
+    """Evaluate the model on each dataset's test split and write the report into ``out_dir``; returns report.md."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    table, facts = predict_split(data_dir, model_dir, "test", work_dir, flip)
-    result = {**evaluate_predictions(table), **facts}
-    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    table.to_csv(out / "predictions.csv", index=False)
+    evaluations = evaluate(data_dirs, model_dir, work_dir, flip)
+    (out / "metrics.json").write_text(json.dumps({name: e.metrics for name, e in evaluations.items()}, indent=2) + "\n")
+    pd.concat([e.table for e in evaluations.values()]).to_csv(out / "predictions.csv", index=False)
     model = Path(model_dir) if model_dir else default_model_dir()
-    sections = training_sections(model) + evaluation_sections(table, result)
-    for section in sections:
-        section.figure.savefig(out / section.file, dpi=DPI)
+    prefix = len(evaluations) > 1  # several datasets: each one's figures get its name
+    parts = [("", training_sections(model))]
+    parts += [(name, evaluation_sections(e, f"{name}_" if prefix else "")) for name, e in evaluations.items()]
+    for _, sections in parts:
+        for section in sections:
+            section.figure.savefig(out / section.file, dpi=DPI)
     path = out / "report.md"
-    path.write_text(render_markdown(result, sections, model))
+    path.write_text(render_markdown(evaluations, parts, model))
     return path
 
 
@@ -69,37 +71,44 @@ def training_sections(model: str | os.PathLike) -> list[Section]:
     return [Section("training_curves.png", "Training curves", figure, describe_training(log))]
 
 
-def evaluation_sections(table: pd.DataFrame, metrics: dict) -> list[Section]:
-    """Every evaluation figure with its reading."""
-    return [
-        Section("gender_confusion.png", "Gender: true vs predicted", plots.gender_confusion(table),
-                describe_gender_confusion(table)),
+def evaluation_sections(evaluation: Evaluation, prefix: str = "") -> list[Section]:
+    """Every evaluation figure with its reading (those that need gender or race labels only where the
+    dataset has them); file names start with ``prefix``."""
+    table, metrics = evaluation.table, evaluation.metrics
+    with_gender = table[table["gender"].notna()]
+    sections = []
+    if len(with_gender):
+        sections.append(Section("gender_confusion.png", "Gender: true vs predicted", plots.gender_confusion(with_gender),
+                                describe_gender_confusion(with_gender)))
+    sections += [
         Section("age_group_confusion.png", "Age group: true vs predicted", plots.age_group_confusion_matrix(table),
                 describe_age_group_confusion(table)),
         Section("mae_by_age_group.png", "Age error per age group", plots.mae_by_age_group(metrics),
                 describe_age_groups(metrics)),
         Section("predicted_vs_true.png", "Predicted vs true age", plots.predicted_vs_true(table),
                 describe_predicted_vs_true(table, metrics)),
-        Section("fairness.png", "Per race and gender", plots.fairness(metrics), describe_fairness(metrics)),
-        Section("largest_errors.png", "Largest age errors", plots.largest_errors(table),
-                describe_largest_errors(table)),
     ]
+    if len(with_gender) and table["race"].notna().any():
+        sections.append(Section("fairness.png", "Per race and gender", plots.fairness(metrics),
+                                describe_fairness(metrics)))
+    sections.append(Section("largest_errors.png", "Largest age errors", plots.largest_errors(table),
+                            describe_largest_errors(table)))
+    return [section._replace(file=prefix + section.file) for section in sections]
 
 
-def render_markdown(result: dict, sections: list[Section], model: Path) -> str:
-    """report.md: the figures in a text table, then each figure with its reading."""
-    lines = [
-        "# faceage evaluation report",
-        "",
-        f"Model `{model}` on the {result['n']} test images"
-        + (" (each averaged with its mirror image)." if result.get("flip") else "."),
-        "",
-        "```text",
-        format_metrics(result),
-        "```",
-    ]
-    for section in sections:
-        lines += ["", f"## {section.title}", "", f"![{section.title}]({section.file})", "", section.reading]
+def render_markdown(evaluations: dict[str, Evaluation], parts: list[tuple[str, list[Section]]], model: Path) -> str:
+    """report.md: each dataset's figures in a text table, then each figure with its reading."""
+    lines = ["# faceage evaluation report", ""]
+    flip = any(e.metrics.get("flip") for e in evaluations.values())
+    lines.append(f"Model `{model}` on the test split of " + ", ".join(
+        f"{name} ({e.metrics['n']} images)" for name, e in evaluations.items())
+        + (" (each averaged with its mirror image)." if flip else "."))
+    for name, evaluation in evaluations.items():
+        lines += ["", f"## {name}: figures", "", "```text", format_metrics(evaluation.metrics), "```"]
+    for name, sections in parts:
+        for section in sections:
+            title = f"{name}: {section.title}" if name else section.title
+            lines += ["", f"## {title}", "", f"![{title}]({section.file})", "", section.reading]
     lines += ["", "All figures, per group too: `metrics.json`. One row per test image: `predictions.csv`.", ""]
     return "\n".join(lines)
 

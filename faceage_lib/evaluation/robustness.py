@@ -1,4 +1,4 @@
-"""The model on the photos people bring: the test split with each corruption applied to the whole
+"""The model on the photos people bring: a test split with each corruption applied to the whole
 chip before detection, so the detector sees the damage too.
 
 For each corruption: coverage (faces found), age MAE, signed bias, gender accuracy, and how often
@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..inference.estimator import AgeGenderEstimator
 from ..data.crops import build_crops
-from ..data.utkface import load_utkface
+from ..data.sources import load_dataset
 from ..data.corruptions import CORRUPTIONS, corrupt
 from .metrics import evaluate_predictions
 
@@ -48,7 +48,7 @@ def evaluate_robustness(data_dir: str | os.PathLike | None, model_dir: str | os.
                         progress: bool = False) -> tuple[dict[str, pd.DataFrame], float]:
     """Per-image predictions for the clean split and each corruption of :data:`CORRUPTIONS`
     (``{name: table}``), and the model's gender threshold for :func:`robustness_scores`."""
-    rows = load_utkface(data_dir, work_dir).split(split)
+    rows = load_dataset(data_dir, work_dir).split(split)
     estimator = AgeGenderEstimator(model_dir)
     names = [CLEAN, *(corruptions if corruptions is not None else CORRUPTIONS)]
     tables = {name: predict_corrupted(rows, estimator, name, flip, progress) for name in names}

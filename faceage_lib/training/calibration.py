@@ -1,11 +1,12 @@
-"""Calibrate a trained model on the val split: its age range and its gender abstention.
+"""Calibrate a trained model on the val splits: its age range and its gender abstention.
 
 * The age range is the central part of the predicted age distribution holding ``mass`` of
   its probability; ``mass`` is chosen so the range holds the true age for 80% of val faces,
-  pooled over clean crops and crops of the corrupted photos (so it holds on both).
+  pooled over clean crops and crops of the corrupted photos (so it holds on both), and over every
+  dataset's val split (UTKFace's chips and, where given, real-age photos such as APPA-REAL's).
 * Gender is reported only where the model is confident enough: the threshold is the lowest
   confidence at which the genders shown are right at least 97% of the time on val; below it
-  the answer is "uncertain" (mostly young children).
+  the answer is "uncertain" (mostly young children). Only crops with a gender label count.
 """
 
 from __future__ import annotations
@@ -56,10 +57,14 @@ def calibrate(core, val_rows: pd.DataFrame, img_size: int, progress: bool = Fals
     probs = np.concatenate([o["age_probs"] for o in outputs])
     ages = np.tile(val_rows["age"].to_numpy(), len(outputs))
     mass = calibrate_interval_mass(probs, ages)
-    threshold = gender_min_confidence(outputs[0]["gender"][:, 0], val_rows["gender"].to_numpy())
-    confidence = np.maximum(outputs[0]["gender"][:, 0], 1 - outputs[0]["gender"][:, 0])
+    known = val_rows["gender"].notna().to_numpy()  # gender is calibrated on the crops that have a label
+    p_female = outputs[0]["gender"][known, 0]
+    threshold = gender_min_confidence(p_female, val_rows["gender"][known].to_numpy(int))
+    confidence = np.maximum(p_female, 1 - p_female)
+    sources = val_rows["source"].value_counts().to_dict() if "source" in val_rows else {}
     return {"interval_mass": mass, "gender_min_confidence": threshold,
-            "calibration": {"val_images": len(val_rows), "corruptions": list(CORRUPTIONS),
+            "calibration": {"val_images": len(val_rows), "val_images_per_source": sources,
+                            "gender_val_images": int(known.sum()), "corruptions": list(CORRUPTIONS),
                             "gender_uncertain_share_val": round(float(np.mean(confidence < threshold)), 4)}}
 
 

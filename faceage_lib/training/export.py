@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.utkface import load_utkface
+from ..config import cache_home
+from ..data.crops import load_or_build_crops
+from ..data.sources import load_datasets
 from ..errors import DatasetError, ModelFileError
 from ..inference.modelfiles import MANIFEST, SCHEMA_VERSION, model_io, sha256
 from ..inference.runtime import TFLiteModel
@@ -27,18 +29,22 @@ MODEL_FILES = ("model.tflite", "model.keras")
 SAME_OUTPUTS_ATOL = 1e-4
 
 
-def export_run(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-               work_dir: str | os.PathLike | None = None) -> Path:
-    """Calibrate and export a run's ``best.keras`` again (``faceage export``): e.g. on a machine with
-    TensorFlow after training elsewhere, or after a change to the calibration."""
+def export_run(run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os.PathLike | None = None) -> Path:
+    """Calibrate and export a run's ``best.keras`` again (``faceage export``; ``data_dirs`` as the run
+    was given them): e.g. on a machine with TensorFlow after training elsewhere, or after a change to
+    the calibration."""
     from .config import TrainConfig
+    from .fit import run_rows, usable_rows
 
     run = Path(run_dir)
     if not (run / "best.keras").is_file():
         raise DatasetError(f"{run} holds no best.keras: it is not a training run's folder (or the run never "
                            "finished an epoch)")
     config = TrainConfig(**json.loads((run / "config.json").read_text()))
-    _, val_rows = load_utkface(data_dir, work_dir).train_val(config.limit, config.seed)
+    datasets = load_datasets(data_dirs, work_dir)
+    _, val_rows = run_rows(datasets, config)
+    crops = load_or_build_crops(val_rows, config.img_size, Path(work_dir) if work_dir else cache_home(), False)
+    val_rows = usable_rows(val_rows, crops, datasets)
     previous = run / "manifest.json"
     training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
     return export_best(run, val_rows, training)

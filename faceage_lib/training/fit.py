@@ -1,10 +1,12 @@
-"""Fit the multi-task model on the train split; validate and export the weight average.
+"""Fit the multi-task model on the train splits; validate and export the weight average.
 
 The recipe: augmentation inside the model (:mod:`.augment`, pose, light and capture quality),
 AdamW with a one-cycle learning rate (linear warm-up, cosine decay), and an exponential moving
 average of every weight (batch-norm statistics included), which is what is validated, kept and
-exported. Runs on any Keras 3 backend from NumPy arrays; resumable after an interruption
-(``BackupAndRestore`` plus the average's own checkpoint). The test split is never read.
+exported. Trains on one dataset or several (UTKFace and labelled folders such as APPA-REAL, whose
+rows have no gender: they add no gender loss). Runs on any Keras 3 backend from NumPy arrays;
+resumable after an interruption (``BackupAndRestore`` plus the average's own checkpoint). The
+test splits are never read.
 """
 
 from __future__ import annotations
@@ -14,87 +16,123 @@ import os
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..config import cache_home
+from ..data.crops import CropSet, load_or_build_crops
+from ..data.dataset import Dataset
+from ..data.sources import load_datasets
 from .backend import keras
 from .config import TrainConfig
-from ..data.crops import load_or_build_crops
-from ..data.utkface import load_utkface
+
+DataDirs = Sequence[str | os.PathLike | None] | str | os.PathLike | None
 
 
-def train(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike, config: TrainConfig = TrainConfig(),
+def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig = TrainConfig(),
           work_dir: str | os.PathLike | None = None, verbose: int | str = "auto") -> Path:
     """Train, keep the best weight average on val, calibrate on val, export. Returns ``out_dir``."""
     from .augment import Augment
     from .export import export_best
-    from .model import build_model, compile_model
+    from .model import build_from_config, compile_model
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(config.seed)
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    dataset = load_utkface(data_dir, work_dir)
     work = Path(work_dir) if work_dir else cache_home()
-    train_rows, val_rows = dataset.train_val(config.limit, config.seed)
-    used = dataset.table if not config.limit else pd.concat([train_rows, val_rows])  # a quick try crops only these
-    crops = load_or_build_crops(used, config.img_size, work, progress=bool(verbose))
+    datasets = load_datasets(data_dirs, work)
+    train_rows, val_rows = run_rows(datasets, config)
+    used = pd.concat([d.table for d in datasets]) if not config.limit else pd.concat([train_rows, val_rows])
+    crops = load_or_build_crops(used, config.img_size, work, progress=bool(verbose))  # a quick try crops only these
+    train_rows, val_rows = (usable_rows(rows, crops, datasets) for rows in (train_rows, val_rows))
     train_x, val_x = crops.rows(train_rows), crops.rows(val_rows)
 
-    core = build_model(config.img_size, config.backbone, config.pretrained, config.width)
+    core = build_from_config(config)
     inputs = keras.Input((config.img_size, config.img_size, 3), name="crop")
     augmented = Augment(seed=config.seed)(inputs) if config.augment else inputs
     model = keras.Model(inputs, core(augmented), name="faceage_training")
     steps = config.epochs * int(np.ceil(len(train_rows) / config.batch_size))
     warmup = int(steps * config.warmup)
     schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate / 25, decay_steps=max(1, steps - warmup), warmup_target=config.learning_rate,
-        warmup_steps=warmup, alpha=1e-3)
-    compile_model(model, schedule, config.weight_decay)
+        config.learning_rate * config.warmup_start, decay_steps=max(1, steps - warmup),
+        warmup_target=config.learning_rate, warmup_steps=warmup, alpha=config.final_lr)
+    compile_model(model, schedule, config)
 
     resuming = (out / "backup").is_dir()  # BackupAndRestore deletes it when a run completes
     if not resuming:
         (out / "training_log.csv").unlink(missing_ok=True)  # a new run starts a new log
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     best = out / "best.keras"
-    average = WeightAverage(core, config.ema_decay, val_x, val_rows["age"].to_numpy(),
-                            val_rows["gender"].to_numpy(), best, out / "backup" / "average.npz")
+    average = WeightAverage(core, config, val_x, val_rows, best, out / "backup" / "average.npz")
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         average,  # after the backup: a crash between the two repeats at most one epoch of averaging
         keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
     ]
     started = time.time()
-    model.fit(train_x, _targets(train_rows), batch_size=config.batch_size, epochs=config.epochs,
-              callbacks=callbacks, verbose=verbose)
+    model.fit(train_x, targets(train_rows), sample_weight=age_balance_weights(train_rows["age"], config.age_balance),
+              batch_size=config.batch_size, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
     seconds = time.time() - started
 
     training = {"seconds_this_run": round(seconds), "train_images": len(train_rows), "val_images": len(val_rows),
+                "datasets": {d.name: {"train": int((train_rows["source"] == d.name).sum()),
+                                      "val": int((val_rows["source"] == d.name).sum())} for d in datasets},
                 "best_epoch": average.best_epoch, "backend": keras.backend.backend(), **asdict(config)}
     return export_best(out, val_rows, training)
 
 
-def _targets(rows) -> dict[str, np.ndarray]:
+def run_rows(datasets: Sequence[Dataset], config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The train and val rows of every dataset (a ``limit`` applies to each)."""
+    pairs = [dataset.train_val(config.limit, config.seed) for dataset in datasets]
+    return tuple(pd.concat(part, ignore_index=True) for part in zip(*pairs))  # type: ignore[return-value]
+
+
+def usable_rows(rows: pd.DataFrame, crops: CropSet, datasets: Sequence[Dataset]) -> pd.DataFrame:
+    """``rows`` without the photos of datasets of whole photos where no face was detected: their
+    whole-frame crop is not a face crop (a face chip's whole frame is, so chips are all kept)."""
+    photos = {dataset.name for dataset in datasets if not dataset.chips}
+    keep = crops.detected_rows(rows) | ~rows["source"].isin(photos).to_numpy()
+    return rows[keep].reset_index(drop=True)
+
+
+def targets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The three outputs' targets; a crop without a gender label gets :data:`~.model.UNKNOWN_GENDER`."""
+    from .model import UNKNOWN_GENDER
+
     ages = rows["age"].to_numpy(np.float32)
-    return {"age_probs": ages, "age": ages, "gender": rows["gender"].to_numpy(np.float32)}
+    genders = rows["gender"].astype("Float64").fillna(UNKNOWN_GENDER).to_numpy(np.float32)
+    return {"age_probs": ages, "age": ages, "gender": genders}
+
+
+def age_balance_weights(ages: pd.Series, balance: float, band: int = 5) -> np.ndarray | None:
+    """Per-crop weights ``share of its age band ** -balance``, mean 1 (``None`` when ``balance`` is 0)."""
+    if not balance:
+        return None
+    bands = (ages.to_numpy() // band).astype(int)
+    share = np.bincount(bands)[bands] / len(bands)
+    weights = share ** -balance
+    return (weights / weights.mean()).astype(np.float32)
 
 
 class WeightAverage(keras.callbacks.Callback):
     """An exponential moving average of every weight of ``core`` (batch-norm statistics included).
 
-    After each epoch the average is validated (age MAE and gender accuracy on the val crops go
-    into the log as ``val_age_mae`` / ``val_gender_accuracy``) and saved to ``best`` when its
-    MAE is the lowest so far. Its state is checkpointed to ``state`` for resuming.
+    Its decay warms up (``min(ema_decay, (1 + t) / (ema_warmup + t))`` at step t), so a short run's
+    average follows its weights. After each epoch the average is validated (age MAE, overall and
+    per source, and gender accuracy on the crops with a gender label go into the log as
+    ``val_age_mae``, ``val_age_mae_<source>``, ``val_gender_accuracy``) and saved to ``best`` when
+    its MAE is the lowest so far. Its state is checkpointed to ``state`` for resuming.
     """
 
-    def __init__(self, core: keras.Model, decay: float, val_x: np.ndarray, val_ages: np.ndarray,
-                 val_genders: np.ndarray, best: Path, state: Path):
+    def __init__(self, core: keras.Model, config: TrainConfig, val_x: np.ndarray, val_rows: pd.DataFrame,
+                 best: Path, state: Path):
         super().__init__()
-        self.core, self.decay = core, decay
-        self.val_x, self.val_ages, self.val_genders = val_x, val_ages, val_genders
+        self.core, self.config = core, config
+        self.val_x, self.val_rows = val_x, val_rows
         self.best, self.state = best, state
         self.average: list[np.ndarray] = []
         self.updates = 0
@@ -110,23 +148,37 @@ class WeightAverage(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.updates += 1
-        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))  # short memory while it warms up
+        decay = min(self.config.ema_decay, (1 + self.updates) / (self.config.ema_warmup + self.updates))
         for average, weight in zip(self.average, self.core.get_weights()):
             average *= decay
             average += (1 - decay) * weight
 
-    def on_epoch_end(self, epoch, logs=None):
+    def validate(self, weights: list[np.ndarray]) -> dict[str, float]:
+        """Val figures of ``core`` with ``weights`` (its own weights are put back)."""
         current = self.core.get_weights()
-        self.core.set_weights(self.average)
-        outputs = self.core.predict(self.val_x, batch_size=512, verbose=0)
-        mae = float(np.mean(np.abs(outputs["age"][:, 0] - self.val_ages)))
-        accuracy = float(np.mean((outputs["gender"][:, 0] >= 0.5) == (self.val_genders == 1)))
-        if logs is not None:
-            logs.update(val_age_mae=mae, val_gender_accuracy=accuracy)
-        if mae < self.best_mae:
-            self.best_mae, self.best_epoch = mae, epoch + 1
-            self.core.save(self.best)
+        self.core.set_weights(weights)
+        outputs = self.core.predict(self.val_x, batch_size=self.config.val_batch_size, verbose=0)
         self.core.set_weights(current)
+        error = np.abs(outputs["age"][:, 0] - self.val_rows["age"].to_numpy())
+        figures = {"val_age_mae": float(error.mean())}
+        for source, index in self.val_rows.groupby("source").indices.items():
+            figures[f"val_age_mae_{source}"] = float(error[index].mean())
+        known = self.val_rows["gender"].notna().to_numpy()
+        if known.any():
+            right = (outputs["gender"][known, 0] >= 0.5) == (self.val_rows["gender"][known].to_numpy(int) == 1)
+            figures["val_gender_accuracy"] = float(right.mean())
+        return figures
+
+    def on_epoch_end(self, epoch, logs=None):
+        figures = self.validate(self.average)
+        if logs is not None:
+            logs.update(figures)
+        if figures["val_age_mae"] < self.best_mae:
+            self.best_mae, self.best_epoch = figures["val_age_mae"], epoch + 1
+            current = self.core.get_weights()
+            self.core.set_weights(self.average)
+            self.core.save(self.best)
+            self.core.set_weights(current)
         self.state.parent.mkdir(parents=True, exist_ok=True)
         np.savez(self.state, updates=self.updates, best_mae=self.best_mae, best_epoch=self.best_epoch,
                  **{f"w{i}": w for i, w in enumerate(self.average)})

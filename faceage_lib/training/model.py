@@ -11,17 +11,21 @@ from .backend import keras  # noqa: I001  (first: Keras imported quietly)
 from keras import layers, ops
 
 from ..config import MAX_AGE
-from .config import BACKBONES
+from .backbones import BACKBONES
+from .config import TrainConfig
 
 AGE_BINS = MAX_AGE + 1  # ages 0..116
-LABEL_SIGMA = 2.0  # years: spread of the Gaussian label distribution
+#: The gender target of a crop whose gender is not known: it adds no gender loss.
+UNKNOWN_GENDER = -1.0
 
 
 def build_model(img_size: int = 64, backbone: str = "compact", pretrained: bool = False,
                 width: int = 32, dropout: float = 0.25) -> keras.Model:
     """Inputs: RGB crops as float32 in [0, 255]. Outputs: ``age_probs``, ``age``, ``gender``."""
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
     inputs = keras.Input((img_size, img_size, 3), name="crop")
-    features = _backbone(inputs, backbone, pretrained, width)
+    features = BACKBONES[backbone](inputs, width, pretrained)
     features = layers.Dropout(dropout)(features)
     shared = layers.Dense(256, activation="relu", name="shared_dense")(features)
     shared = layers.Dropout(dropout)(shared)
@@ -29,6 +33,18 @@ def build_model(img_size: int = 64, backbone: str = "compact", pretrained: bool 
     age = ExpectedAge(name="age")(age_probs)
     gender = layers.Dense(1, activation="sigmoid", name="gender", dtype="float32")(shared)
     return keras.Model(inputs, {"age_probs": age_probs, "age": age, "gender": gender}, name=f"faceage_{backbone}")
+
+
+def build_from_config(config: TrainConfig) -> keras.Model:
+    """The model a run of ``config`` trains, with the weights of ``config.init_from`` if it names one."""
+    model = build_model(config.img_size, config.backbone, config.pretrained, config.width, config.dropout)
+    if config.init_from:
+        start = load_keras_model(config.init_from)
+        if [w.shape for w in start.weights] != [w.shape for w in model.weights]:
+            raise ValueError(f"{config.init_from} is not a {config.backbone} model of {config.img_size} px "
+                             f"(width {config.width}): its weights do not fit")
+        model.set_weights(start.get_weights())
+    return model
 
 
 def inference_model(model: keras.Model) -> keras.Model:
@@ -47,59 +63,64 @@ class ExpectedAge(layers.Layer):
         return ops.sum(probs * ages, axis=-1, keepdims=True)
 
 
-@keras.saving.register_keras_serializable("faceage")
-def age_distribution_loss(y_true, y_pred):
-    """KL divergence from a Gaussian label distribution centred on the true age."""
+def age_distribution_loss(y_true, y_pred, sigma: float = 2.0):
+    """KL divergence from a Gaussian label distribution (``sigma`` years) centred on the true age."""
     ages = ops.arange(AGE_BINS, dtype="float32")
     centre = ops.reshape(ops.cast(y_true, "float32"), (-1, 1))
-    target = ops.exp(-0.5 * ops.square((ages - centre) / LABEL_SIGMA))
+    target = ops.exp(-0.5 * ops.square((ages - centre) / sigma))
     target = target / ops.sum(target, axis=-1, keepdims=True)
     return keras.losses.kl_divergence(target, y_pred)
 
 
-def compile_model(model: keras.Model, learning_rate, weight_decay: float = 1e-4) -> keras.Model:
+@keras.saving.register_keras_serializable("faceage")
+class AgeDistributionLoss(keras.losses.Loss):
+    """:func:`age_distribution_loss` with its ``sigma`` as a setting."""
+
+    def __init__(self, sigma: float = 2.0, name: str = "age_distribution", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.sigma = sigma
+
+    def call(self, y_true, y_pred):
+        return age_distribution_loss(y_true, y_pred, self.sigma)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "sigma": self.sigma}
+
+
+@keras.saving.register_keras_serializable("faceage")
+def masked_binary_crossentropy(y_true, y_pred):
+    """Binary cross-entropy where the gender is known (target 0 or 1); a target of
+    :data:`UNKNOWN_GENDER` adds nothing, so rows without a gender label move no gender weight."""
+    y_true = ops.reshape(ops.cast(y_true, "float32"), (-1, 1))
+    known = ops.cast(y_true[:, 0] >= 0, "float32")
+    return keras.losses.binary_crossentropy(ops.maximum(y_true, 0.0), y_pred) * known
+
+
+@keras.saving.register_keras_serializable("faceage")
+class KnownGenderAccuracy(keras.metrics.Mean):
+    """Gender accuracy over the crops whose gender is known."""
+
+    def __init__(self, name: str = "accuracy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = ops.reshape(ops.cast(y_true, "float32"), (-1,)), ops.reshape(y_pred, (-1,))
+        right = ops.cast((y_pred >= 0.5) == (y_true >= 0.5), "float32")
+        return super().update_state(right, sample_weight=ops.cast(y_true >= 0, "float32"))
+
+
+def compile_model(model: keras.Model, learning_rate, config: TrainConfig | None = None) -> keras.Model:
+    """AdamW and the three losses, weighted as ``config`` says (default: :class:`TrainConfig`'s)."""
+    config = config or TrainConfig()
     model.compile(
-        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay, clipnorm=1.0),
-        loss={"age_probs": age_distribution_loss, "age": "mae", "gender": "binary_crossentropy"},
-        loss_weights={"age_probs": 1.0, "age": 0.1, "gender": 1.0},
-        metrics={"age": ["mae"], "gender": [keras.metrics.BinaryAccuracy(name="accuracy")]},
+        optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay, clipnorm=config.clip_norm),
+        loss={"age_probs": AgeDistributionLoss(config.label_sigma), "age": "mae",
+              "gender": masked_binary_crossentropy},
+        loss_weights={"age_probs": 1.0, "age": config.age_l1_weight, "gender": config.gender_weight},
+        metrics={"age": ["mae"], "gender": [KnownGenderAccuracy()]},
         jit_compile="auto",  # XLA where the backend supports every layer (JAX); TensorFlow falls back
     )
     return model
-
-
-def _backbone(inputs, name: str, pretrained: bool, width: int):
-    if name == "compact":
-        return _compact_cnn(inputs, width)
-    weights = "imagenet" if pretrained else None
-    apps = keras.applications
-    if name == "mobilenetv3small":
-        base = apps.MobileNetV3Small(input_tensor=inputs, include_top=False, weights=weights, pooling="avg")
-    elif name == "mobilenetv3large":
-        base = apps.MobileNetV3Large(input_tensor=inputs, include_top=False, weights=weights, pooling="avg")
-    elif name == "efficientnetb0":
-        base = apps.EfficientNetB0(input_tensor=inputs, include_top=False, weights=weights, pooling="avg")
-    else:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-    return base.output  # these applications rescale [0, 255] inputs themselves
-
-
-#: 3x3 convolutions per stage of the compact CNN. Measured on 2 CPU cores at 64x64, two
-#: convolutions in the early, high-resolution stages cost 2-3x the training time for little gain.
-COMPACT_CONVS = (1, 1, 1, 2)
-
-
-def _compact_cnn(inputs, width: int):
-    """A VGG-style CNN sized for a CPU: four stages of 3x3 conv + BN + ReLU, max-pooled between."""
-    x = layers.Rescaling(1 / 255.0)(inputs)
-    for stage, filters in enumerate((width, width * 2, width * 4, width * 8)):
-        for conv in range(COMPACT_CONVS[stage]):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{stage}_{conv}")(x)
-            x = layers.BatchNormalization(name=f"bn{stage}_{conv}")(x)
-            x = layers.ReLU()(x)
-        if stage < 3:
-            x = layers.MaxPooling2D()(x)
-    return layers.GlobalAveragePooling2D()(x)
 
 
 def load_keras_model(path) -> keras.Model:

@@ -55,7 +55,7 @@ def test_crop_cache_is_built_once(tmp_path, astronaut, monkeypatch):
     Image.fromarray(astronaut).save(path)
     table = pd.DataFrame({"path": [str(path)], "hash": ["h1"]})
     first = faceage_lib.data.crops.load_or_build_crops(table, 32, tmp_path / "cache", progress=False)
-    assert (tmp_path / "cache" / "crops_32.npz").is_file()
+    assert (tmp_path / "cache" / "crops_utkface_32.npz").is_file()
 
     def no_rebuild(*args, **kwargs):
         raise AssertionError("crops rebuilt although cached")
@@ -101,9 +101,9 @@ def test_a_packed_cache_travels_and_is_used_where_the_raw_one_is_missing(tmp_pat
         Image.fromarray(np.roll(astronaut, shift, axis=1)).save(paths[-1])
     table = pd.DataFrame({"path": [str(p) for p in paths], "hash": ["h0", "h1", "h2"]})
     raw = crops_module.load_or_build_crops(table, 64, tmp_path / "here", progress=False)
-    packed = crops_module.pack_crops(tmp_path / "here" / "crops_64.npz")
-    assert packed.name == "crops_64.jpeg.npz"
-    assert packed.stat().st_size < (tmp_path / "here" / "crops_64.npz").stat().st_size / 3
+    packed = crops_module.pack_crops(tmp_path / "here" / "crops_utkface_64.npz")
+    assert packed.name == "crops_utkface_64.jpeg.npz"
+    assert packed.stat().st_size < (tmp_path / "here" / "crops_utkface_64.npz").stat().st_size / 3
 
     elsewhere = tmp_path / "gpu_box"
     elsewhere.mkdir()

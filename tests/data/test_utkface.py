@@ -12,9 +12,10 @@ import pandas as pd
 import pytest
 
 from conftest import MALFORMED, N_DUPLICATES, QUIRKY_VALID
-from faceage_lib.data import utkface
+from faceage_lib.data import dataset, utkface
 from faceage_lib.config import age_group
-from faceage_lib.data.utkface import load_utkface, parse_name, read_manifest
+from faceage_lib.data.dataset import read_manifest
+from faceage_lib.data.utkface import load_utkface, parse_name
 from faceage_lib.errors import DatasetError
 
 
@@ -80,7 +81,7 @@ def test_skip_reasons(utkface_loaded):
 
 def test_table_columns_and_labels(utkface_loaded):
     table = utkface_loaded.table
-    assert list(table.columns) == ["path", "file", "age", "gender", "race", "hash", "split"]
+    assert list(table.columns) == ["path", "file", "age", "gender", "race", "hash", "split", "source"]
     by_file = table.set_index("file")
     assert tuple(by_file.loc["39_1_20170116174525125.jpg.chip.jpg", ["age", "gender"]]) == (39, 1)
     assert pd.isna(by_file.loc["39_1_20170116174525125.jpg.chip.jpg", "race"])
@@ -104,7 +105,7 @@ def test_duplicates_keep_exactly_one_of_each(utkface_loaded, utkface_dir):
 
 def test_drop_duplicates_unit():
     table = pd.DataFrame({"file": ["b", "a", "c", "d"], "hash": ["x", "x", "y", "x"]})
-    unique, removed = utkface.drop_duplicates(table)
+    unique, removed = dataset.drop_duplicates(table)
     assert removed == 2
     assert list(unique["file"]) == ["a", "c"]
 
@@ -151,7 +152,7 @@ def test_split_does_not_depend_on_folder_or_file_order(utkface_loaded, utkface_d
 
 def test_split_depends_on_seed(utkface_dir, tmp_path):
     table = load_utkface(utkface_dir["folder"], tmp_path).table
-    assert not utkface.assign_splits(table, seed=1).equals(utkface.assign_splits(table, seed=0))
+    assert not dataset.assign_splits(table, seed=1).equals(dataset.assign_splits(table, seed=0))
 
 
 def test_no_image_in_two_splits(utkface_loaded):
@@ -170,7 +171,7 @@ def test_split_is_stratified_by_age_group_and_gender():
         "gender": rng.integers(0, 2, n),
         "hash": [hashlib.sha1(str(i).encode()).hexdigest() for i in range(n)],
     })
-    split = utkface.assign_splits(table)
+    split = dataset.assign_splits(table)
     strata = pd.Series(age_group(table["age"])) + "/" + table["gender"].astype(str)
     assert strata.nunique() == 20
     for stratum, members in split.groupby(strata):
@@ -186,8 +187,8 @@ def test_small_strata_are_pooled_and_large_ones_keep_their_own_split():
                         "hash": [hashlib.sha1(f"big{i}".encode()).hexdigest() for i in range(40)]})
     small = pd.DataFrame({"age": [5, 15, 35, 45, 55, 65, 75, 85] * 2, "gender": [0] * 8 + [1] * 8,
                           "hash": [hashlib.sha1(f"small{i}".encode()).hexdigest() for i in range(16)]})
-    alone = utkface.assign_splits(big)
-    together = utkface.assign_splits(pd.concat([big, small], ignore_index=True))
+    alone = dataset.assign_splits(big)
+    together = dataset.assign_splits(pd.concat([big, small], ignore_index=True))
     # the large stratum's split does not change when small strata are added
     np.testing.assert_array_equal(together[:40].to_numpy(), alone.to_numpy())
     assert (alone == "test").sum() == 8 and (alone == "val").sum() == 4
@@ -198,9 +199,9 @@ def test_small_strata_are_pooled_and_large_ones_keep_their_own_split():
 def test_split_does_not_depend_on_row_order():
     rows = pd.DataFrame({"age": [25] * 50, "gender": [0] * 50,
                          "hash": [hashlib.sha1(str(i).encode()).hexdigest() for i in range(50)]})
-    first = utkface.assign_splits(rows)
+    first = dataset.assign_splits(rows)
     shuffled = rows.sample(frac=1, random_state=3)
-    np.testing.assert_array_equal(utkface.assign_splits(shuffled).sort_index(), first)
+    np.testing.assert_array_equal(dataset.assign_splits(shuffled).sort_index(), first)
 
 
 def test_manifest_written_and_readable(utkface_loaded):
@@ -217,7 +218,7 @@ def test_manifest_keeps_numeric_looking_hashes(tmp_path):
     table = pd.DataFrame({"path": ["p"], "file": ["f"], "age": [3], "gender": [0], "race": [None],
                           "hash": ["0123456789"], "split": ["train"]})
     table["race"] = table["race"].astype("Int64")
-    written = utkface.write_manifest(table, tmp_path / "deep" / "m.csv")
+    written = dataset.write_manifest(table, tmp_path / "deep" / "m.csv")
     assert read_manifest(written)["hash"].tolist() == ["0123456789"]
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from faceage_lib.config import AGE_GROUP_LABELS
+from faceage_lib.evaluation import metrics
 from faceage_lib.evaluation.metrics import age_group_confusion, age_scores, evaluate_predictions, gender_scores
 
 
@@ -51,12 +52,16 @@ def test_overall_figures(table):
 def test_per_age_group(table):
     groups = evaluate_predictions(table)["by_age_group"]
     assert list(groups) == list(AGE_GROUP_LABELS)
-    assert groups["10-19"] == {"n": 1, "age_mae": 2.0, "age_rmse": 2.0, "cs5": 1.0, "gender_accuracy": 1.0}
-    assert groups["20-29"] == {"n": 1, "age_mae": 0.0, "age_rmse": 0.0, "cs5": 1.0, "gender_accuracy": 1.0}
-    assert groups["30-39"] == {"n": 1, "age_mae": 7.0, "age_rmse": 7.0, "cs5": 0.0, "gender_accuracy": 0.0}
+    assert groups["10-19"] == {"n": 1, "age_mae": 2.0, "age_bias": 2.0, "age_rmse": 2.0, "cs5": 1.0,
+                               "gender_accuracy": 1.0}
+    assert groups["20-29"] == {"n": 1, "age_mae": 0.0, "age_bias": 0.0, "age_rmse": 0.0, "cs5": 1.0,
+                               "gender_accuracy": 1.0}
+    assert groups["30-39"] == {"n": 1, "age_mae": 7.0, "age_bias": 7.0, "age_rmse": 7.0, "cs5": 0.0,
+                               "gender_accuracy": 0.0}
     assert groups["40-49"]["n"] == 1 and groups["40-49"]["age_mae"] == 0.0
     for empty in ("0-2", "3-9", "50-59", "80+"):
-        assert groups[empty] == {"n": 0, "age_mae": None, "age_rmse": None, "cs5": None, "gender_accuracy": None}
+        assert groups[empty] == {"n": 0, "age_mae": None, "age_bias": None, "age_rmse": None, "cs5": None,
+                                 "gender_accuracy": None}
 
 
 def test_per_gender(table):
@@ -150,3 +155,37 @@ def test_shown_gender_scores():
     scores = shown_gender_scores([1, 0, 1, 0], [0.95, 0.9, 0.6, 0.45], 0.8)
     assert scores == {"gender_shown_accuracy": 0.5, "gender_uncertain_share": 0.5}
     assert shown_gender_scores([1], [0.6], 0.8) == {"gender_shown_accuracy": None, "gender_uncertain_share": 1.0}
+
+
+def test_age_thresholds_on_hand_made_predictions():
+    """Under 18: 5 -> 19 (over), 12 -> 12, 17 -> 18 (over), 15 -> 13; adults 25+: 30 -> 17 (under 18),
+    40 -> 40, 60 -> 15 (under 16 and 18), 26 -> 12 (under 13, 16 and 18)."""
+    true = [5, 12, 17, 15, 30, 40, 60, 26]
+    pred = [19, 12, 18, 13, 17, 40, 15, 12]
+    scores = metrics.age_threshold_scores(true, pred)
+    assert scores["under_18_called_over"] == pytest.approx(2 / 4)
+    assert scores["under_16_called_over"] == pytest.approx(1 / 3)  # 5, 12, 15 are under 16; only 5 -> 19
+    assert scores["under_13_called_over"] == pytest.approx(1 / 2)  # 5 and 12; 5 -> 19
+    assert scores["adults_called_under_18"] == pytest.approx(3 / 4)
+    assert scores["adults_called_under_16"] == pytest.approx(2 / 4)
+    assert scores["adults_called_under_13"] == pytest.approx(1 / 4)
+    assert metrics.age_threshold_scores([40], [40])["under_18_called_over"] is None  # nobody under 18
+
+
+def test_bias_per_age_band(table):
+    bands = evaluate_predictions(table)["by_age_band"]
+    assert list(bands) == list(metrics.BIAS_BAND_LABELS)
+    assert bands["10-14"]["age_bias"] == 2.0 and bands["30-39"]["age_bias"] == 7.0
+    assert bands["15-19"]["n"] == 0 and bands["15-19"]["age_bias"] is None
+    assert metrics.age_band([2, 3, 14, 15, 59, 60, 99]).tolist() == ["0-2", "3-9", "10-14", "15-19", "50-59",
+                                                                      "60+", "60+"]
+
+
+def test_rows_without_gender_count_for_age_only(table):
+    unknown = table.assign(gender=pd.array([0, None, None, 0], dtype="Int64"))
+    result = evaluate_predictions(unknown, gender_min_confidence=0.7)
+    assert result["n"] == 4 and result["age_mae"] == pytest.approx(2.25)
+    assert result["gender_labelled"] == 2
+    assert result["gender_accuracy"] == pytest.approx(1.0)  # 0.2 and 0.1: both male, both right
+    assert result["gender_shown_accuracy"] == pytest.approx(1.0) and result["gender_uncertain_share"] == 0.0
+    assert result["by_gender"]["female"]["n"] == 0

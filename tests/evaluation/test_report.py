@@ -54,10 +54,13 @@ def test_write_report_writes_the_figures_metrics_and_predictions(written, utkfac
         with Image.open(out / name) as image:
             assert image.format == "PNG" and min(image.size) > 200
 
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())["utkface"]
     for key in ("n", "age_mae", "age_rmse", "cs5", "gender_accuracy", "by_age_group", "by_gender", "by_race",
-                "images_per_second", "flip", "face_detected_share"):
+                "images_per_second", "flip", "face_detected_share", "by_age_band", "age_thresholds"):
         assert key in metrics
+    # the same figures as faceage evaluate: the model's gender abstention included
+    assert metrics["gender_min_confidence"] > 0 and metrics["gender_shown_accuracy"] is not None
+    assert metrics["gender_uncertain_share"] is not None
     test_rows = load_utkface(utkface_dir["folder"], work).split("test")
     predictions = pd.read_csv(out / "predictions.csv", dtype={"hash": str})
     assert metrics["n"] == len(predictions) == len(test_rows) > 0
@@ -76,11 +79,11 @@ def test_report_md_shows_every_png_with_a_reading_under_it(written):
     for name in shown:
         at = next(i for i, line in enumerate(lines) if line.endswith(f"({name})"))
         assert lines[at + 1] == "" and len(lines[at + 2]) > 20 and not lines[at + 2].startswith(("#", "!"))
-    metrics = json.loads((path.parent / "metrics.json").read_text())
+    metrics = json.loads((path.parent / "metrics.json").read_text())["utkface"]
     assert report.describe_age_groups(metrics) in text
     assert report.describe_fairness(metrics) in text
     assert "Validation age MAE was best at epoch 2 (10.00 years; 3 epochs logged)" in text
-    assert f"test images        {metrics['n']}" in text
+    assert f"images             {metrics['n']}" in text
 
 
 def test_training_curves_only_when_the_model_folder_has_a_usable_log(tiny_model_dir, model_with_log, tmp_path):
