@@ -11,7 +11,7 @@ from typing import Callable
 COMPACT_CONVS = (1, 1, 1, 2)
 
 
-def compact_cnn(inputs, width: int, pretrained: bool):
+def compact_cnn(inputs, width: int = 32, pretrained: bool = False, bn_momentum: float = 0.9):
     """A VGG-style CNN sized for a CPU: four stages of 3x3 conv + BN + ReLU, max-pooled between."""
     from keras import layers
 
@@ -22,7 +22,7 @@ def compact_cnn(inputs, width: int, pretrained: bool):
     for stage, filters in enumerate((width, width * 2, width * 4, width * 8)):
         for conv in range(COMPACT_CONVS[stage]):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{stage}_{conv}")(x)
-            x = layers.BatchNormalization(name=f"bn{stage}_{conv}")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"bn{stage}_{conv}")(x)
             x = layers.ReLU()(x)
         if stage < 3:
             x = layers.MaxPooling2D()(x)
@@ -30,8 +30,9 @@ def compact_cnn(inputs, width: int, pretrained: bool):
 
 
 def _application(name: str) -> Callable:
-    """A keras.applications model (ImageNet weights when pretrained); they rescale [0, 255] inputs themselves."""
-    def build(inputs, width: int, pretrained: bool):
+    """A keras.applications model (ImageNet weights when pretrained; ``width`` and ``bn_momentum`` are
+    theirs, not ours); they rescale [0, 255] inputs themselves."""
+    def build(inputs, width: int = 32, pretrained: bool = False, bn_momentum: float = 0.9):
         import keras
 
         base = getattr(keras.applications, name)(input_tensor=inputs, include_top=False,
@@ -42,7 +43,7 @@ def _application(name: str) -> Callable:
     return build
 
 
-#: name -> builder(inputs, width, pretrained) returning the pooled features.
+#: name -> builder(inputs, width, pretrained, bn_momentum) returning the pooled features.
 BACKBONES: dict[str, Callable] = {
     "compact": compact_cnn,
     "mobilenetv3small": _application("MobileNetV3Small"),

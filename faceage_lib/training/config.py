@@ -27,6 +27,8 @@ class TrainConfig:
                                           "e.g. to fine-tune the shipped model on more data")
     width: int = _option(32, "filters in the first stage of the compact CNN")
     dropout: float = _option(0.25, "dropout before and after the shared dense layer")
+    bn_momentum: float = _option(0.9, "momentum of the compact CNN's batch-norm statistics (Keras' 0.99 needs "
+                                      "hundreds of steps to settle: a short run would validate on its start values)")
     epochs: int = _option(120, "passes over the train split")
     batch_size: int = _option(256, "crops per training step")
     learning_rate: float = _option(2e-3, "peak of the one-cycle learning rate")

@@ -3,7 +3,8 @@
 The recipe: augmentation inside the model (:mod:`.augment`, pose, light and capture quality),
 AdamW with a one-cycle learning rate (linear warm-up, cosine decay), and an exponential moving
 average of every weight (batch-norm statistics included), which is what is validated, kept and
-exported. Trains on one dataset or several (UTKFace and labelled folders such as APPA-REAL, whose
+exported. A model trained from scratch starts with its age head at the training ages' distribution.
+Trains on one dataset or several (UTKFace and labelled folders such as APPA-REAL, whose
 rows have no gender: they add no gender loss). Runs on any Keras 3 backend from NumPy arrays;
 resumable after an interruption (``BackupAndRestore`` plus the average's own checkpoint). The
 test splits are never read.
@@ -36,7 +37,7 @@ def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig =
     """Train, keep the best weight average on val, calibrate on val, export. Returns ``out_dir``."""
     from .augment import Augment
     from .export import export_best
-    from .model import build_from_config, compile_model
+    from .model import build_from_config, compile_model, set_age_prior
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -52,6 +53,8 @@ def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig =
     train_x, val_x = crops.rows(train_rows), crops.rows(val_rows)
 
     core = build_from_config(config)
+    if not config.init_from:
+        set_age_prior(core, train_rows["age"])
     inputs = keras.Input((config.img_size, config.img_size, 3), name="crop")
     augmented = Augment(seed=config.seed)(inputs) if config.augment else inputs
     model = keras.Model(inputs, core(augmented), name="faceage_training")
@@ -124,8 +127,9 @@ class WeightAverage(keras.callbacks.Callback):
     Its decay warms up (``min(ema_decay, (1 + t) / (ema_warmup + t))`` at step t), so a short run's
     average follows its weights. After each epoch the average is validated (age MAE, overall and
     per source, and gender accuracy on the crops with a gender label go into the log as
-    ``val_age_mae``, ``val_age_mae_<source>``, ``val_gender_accuracy``) and saved to ``best`` when
-    its MAE is the lowest so far. Its state is checkpointed to ``state`` for resuming.
+    ``val_age_mae``, ``val_age_mae_<source>``, ``val_gender_accuracy``; the raw weights' MAE as
+    ``val_raw_age_mae``) and saved to ``best`` when its MAE is the lowest so far. Its state is
+    checkpointed to ``state`` for resuming.
     """
 
     def __init__(self, core: keras.Model, config: TrainConfig, val_x: np.ndarray, val_rows: pd.DataFrame,
@@ -171,6 +175,7 @@ class WeightAverage(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         figures = self.validate(self.average)
+        figures["val_raw_age_mae"] = self.validate(self.core.get_weights())["val_age_mae"]
         if logs is not None:
             logs.update(figures)
         if figures["val_age_mae"] < self.best_mae:

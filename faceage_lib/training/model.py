@@ -8,6 +8,7 @@ The expected value is the age; the distribution's quantiles give an age range fo
 from __future__ import annotations
 
 from .backend import keras  # noqa: I001  (first: Keras imported quietly)
+import numpy as np
 from keras import layers, ops
 
 from ..config import MAX_AGE
@@ -20,12 +21,12 @@ UNKNOWN_GENDER = -1.0
 
 
 def build_model(img_size: int = 64, backbone: str = "compact", pretrained: bool = False,
-                width: int = 32, dropout: float = 0.25) -> keras.Model:
+                width: int = 32, dropout: float = 0.25, bn_momentum: float = 0.9) -> keras.Model:
     """Inputs: RGB crops as float32 in [0, 255]. Outputs: ``age_probs``, ``age``, ``gender``."""
     if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
     inputs = keras.Input((img_size, img_size, 3), name="crop")
-    features = BACKBONES[backbone](inputs, width, pretrained)
+    features = BACKBONES[backbone](inputs, width=width, pretrained=pretrained, bn_momentum=bn_momentum)
     features = layers.Dropout(dropout)(features)
     shared = layers.Dense(256, activation="relu", name="shared_dense")(features)
     shared = layers.Dropout(dropout)(shared)
@@ -37,7 +38,8 @@ def build_model(img_size: int = 64, backbone: str = "compact", pretrained: bool 
 
 def build_from_config(config: TrainConfig) -> keras.Model:
     """The model a run of ``config`` trains, with the weights of ``config.init_from`` if it names one."""
-    model = build_model(config.img_size, config.backbone, config.pretrained, config.width, config.dropout)
+    model = build_model(config.img_size, config.backbone, config.pretrained, config.width, config.dropout,
+                        config.bn_momentum)
     if config.init_from:
         start = load_keras_model(config.init_from)
         if [w.shape for w in start.weights] != [w.shape for w in model.weights]:
@@ -45,6 +47,17 @@ def build_from_config(config: TrainConfig) -> keras.Model:
                              f"(width {config.width}): its weights do not fit")
         model.set_weights(start.get_weights())
     return model
+
+
+def set_age_prior(model: keras.Model, ages) -> None:
+    """Start the age head at the training ages' distribution (its bias: the log of their histogram,
+    1% of it spread over every age), so an untrained model answers as a constant predictor would, not
+    with the middle of 0..116; the first steps then improve on that instead of climbing down to it."""
+    ages = np.clip(np.asarray(ages, int), 0, MAX_AGE)
+    counts = np.bincount(ages, minlength=AGE_BINS) + 0.01 * len(ages) / AGE_BINS
+    layer = model.get_layer("age_probs")
+    kernel, _ = layer.get_weights()
+    layer.set_weights([kernel, np.log(counts / counts.sum()).astype(np.float32)])
 
 
 def inference_model(model: keras.Model) -> keras.Model:
