@@ -14,10 +14,6 @@ from skimage import data as samples
 from faceage_lib.inference.crop import eye_angle
 from faceage_lib.inference.detectors import LANDMARKS, Face
 
-def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64))))
-
-
 # --------------------------------------------------------------------------- detector
 
 
