@@ -1,8 +1,9 @@
 """The project's install files agree, and the package installs its data files."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

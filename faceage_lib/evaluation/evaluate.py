@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import cache_home
-from ..inference.estimator import AgeGenderEstimator
 from ..data.crops import load_or_build_crops
 from ..data.utkface import load_utkface
+from ..inference.estimator import AgeGenderEstimator
 from .metrics import evaluate_predictions
 
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import plots
 from ..config import AGE_GROUP_LABELS, model_dir as default_model_dir
+from . import plots
 from .evaluate import predict_split
 from .metrics import age_group_confusion, evaluate_predictions, format_metrics
 

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from ..config import cache_home
-from .backend import keras
-from .config import TrainConfig
 from ..data.crops import load_or_build_crops
 from ..data.utkface import load_utkface
+from .backend import keras
+from .config import TrainConfig
 
 
 def train(data_dir: str | os.PathLike | None, out_dir: str | os.PathLike, config: TrainConfig = TrainConfig(),

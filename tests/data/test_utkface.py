@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import MALFORMED, N_DUPLICATES, QUIRKY_VALID
-from faceage_lib.data import utkface
+
 from faceage_lib.config import age_group
+from faceage_lib.data import utkface
 from faceage_lib.data.utkface import load_utkface, parse_name, read_manifest
 from faceage_lib.errors import DatasetError
-
 
 # --------------------------------------------------------------------------- names
 

@@ -1,4 +1,4 @@
-"""faceage_lib.inference.predictor and ``faceage predict`` with the tiny test model (offline, no shipped model needed)."""
+"""faceage_lib.inference.predictor and ``faceage predict`` with the tiny test model (offline, no shipped model)."""
 
 from __future__ import annotations
 
