@@ -87,6 +87,7 @@ def test_tflite_matches_keras(tiny_model_dir):
     assert np.ptp(got.age) > 1e-3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["mobilenetv3small", "efficientnetb0"])
 def test_keras_applications_backbones_build(backbone):
     """The pretrained-backbone option builds the same heads (weights=None: no download here)."""
