@@ -21,6 +21,11 @@ def test_requirements_txt_is_the_base_install():
     assert not listed & _names(project["optional-dependencies"]["train"])
 
 
+def test_the_package_ships_its_type_marker():
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "py.typed" in package_data["faceage_lib"] and (ROOT / "faceage_lib" / "py.typed").is_file()
+
+
 def test_detector_models_are_package_data():
     from importlib import resources
 
