@@ -4,9 +4,10 @@
     python benchmarks/tables.py --check    # exit 1 if any is (tests/test_documents.py checks the same)
 
 Each table is found in its document by its header row and replaced whole. The README gets its
-headline table (accuracy.json, latency.json) and its corruption table (robustness.json); the model
-card gets the tables of accuracy.md and robustness.md, themselves made again from their JSON, and the
-training speed (training_speed.json).
+headline table (accuracy.json, latency.json), its corruption table (robustness.json) and its load
+table (load.json); the model card gets the tables of accuracy.md and robustness.md, themselves made
+again from their JSON, and the training speed (training_speed.json). The README's reliability and
+detector tables summarise several rows each and are written by hand.
 """
 
 from __future__ import annotations
@@ -76,6 +77,16 @@ def corruptions(measured: dict) -> str:
          pct(r["age_interval_coverage"])] for name, r in measured["faceage"].items()])
 
 
+def load(measured: dict) -> str:
+    """The app's answers under concurrent load, per scenario."""
+    rows = []
+    for s in measured["scenarios"]:
+        kinds = "".join(f' "{kind}"' for kind in sorted(s["errors"]))
+        stored = ["-", "-"] if s["stored"] is None else [str(s["stored"]), str(s["duplicated"])]
+        rows.append([s["name"], str(s["sent"]), str(s["answered"]), f"{s['failed']}{kinds}", str(s["lost"]), *stored])
+    return table(["scenario", "sent", "answered", "failed", "lost", "stored", "duplicated"], rows)
+
+
 def training_speed(speed: dict) -> str:
     """Training images per second of the shipped architecture, per backend and precision."""
     names = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}
@@ -96,7 +107,7 @@ def tables_in(markdown: str) -> list[str]:
 def documents() -> dict[Path, list[str]]:
     """Each document and the tables it must hold."""
     measured, corrupted = results("accuracy"), results("robustness")
-    return {README: [headline(measured, results("latency")), corruptions(corrupted)],
+    return {README: [headline(measured, results("latency")), corruptions(corrupted), load(results("load"))],
             MODEL_CARD: [*tables_in(accuracy.markdown(measured)), *tables_in(robustness.markdown(corrupted)),
                          training_speed(results("training_speed"))]}
 
