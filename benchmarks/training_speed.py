@@ -4,8 +4,10 @@
 
 Times the real train step (augmentation inside the model, the compact CNN at 64x64, batch 256,
 AdamW) on random crops, in a fresh process per setting: float32, and bfloat16 mixed precision
-(does the CPU's avx512_bf16 help?). Also times the one-off detect + crop per image. Writes
-benchmarks/results/training_speed.json. Backends that are not installed are skipped.
+(does the CPU's avx512_bf16 help?), and gives the seconds an epoch over the shipped model's train
+split takes at each rate: the one figure of an epoch's time that the README and notebook 02 quote.
+Also times the one-off detect + crop per image. Writes benchmarks/results/training_speed.json.
+Backends that are not installed are skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from faceage_lib.inference.modelfiles import verified_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -68,6 +72,11 @@ def crop_rate(count: int = 200) -> float:
     return count / (time.perf_counter() - started)
 
 
+def epoch_seconds(rates: dict[str, float], images: int) -> dict[str, int]:
+    """Seconds an epoch over ``images`` training images takes at each rate (images/s)."""
+    return {setting: round(images / rate) for setting, rate in rates.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
@@ -84,6 +93,8 @@ def main() -> None:
             rate = train_rate(backend, precision, args.steps, args.batch)
             result["train_images_per_s"][f"{backend} {precision}"] = round(rate, 1)
             print(f"{backend:<11} {precision:<9} {rate:7.1f} images/s", flush=True)
+    result["train_split_images"] = verified_model()[1]["training"]["train_images"]
+    result["epoch_s"] = epoch_seconds(result["train_images_per_s"], result["train_split_images"])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "training_speed.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

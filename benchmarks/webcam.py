@@ -6,7 +6,7 @@ Times what the app does per frame on the server: detect and estimate with the sh
 track and smooth (``faceage_lib.app.live.annotate_frame``), and encode the answer as the JPEG
 ``data:`` URL the page sends back (``jpeg_data_url``). The frames are synthetic: the astronaut
 (NASA, public domain, via scikit-image) drifting across a 640x480 background, and an empty
-background (no face: the detector's slowest case). Prints JSON; writes nothing.
+background (no face: the detector's slowest case). Writes benchmarks/results/webcam.json.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,7 @@ from faceage_lib import Predictor
 from faceage_lib.app.live import annotate_frame, jpeg_data_url
 
 SIZE = (640, 480)
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def face_frames(count: int) -> list[np.ndarray]:
@@ -64,9 +66,11 @@ def main() -> None:
     args = parser.parse_args()
     predictor = Predictor(args.model)
     empty = [np.full((SIZE[1], SIZE[0], 3), (70, 90, 110), np.uint8)] * args.frames
-    result = {"frame": f"{SIZE[0]}x{SIZE[1]}", "cpus": os.cpu_count(),
+    result = {"frame": f"{SIZE[0]}x{SIZE[1]}", "cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 1),
               "one_face": time_handler(predictor, face_frames(args.frames)),
               "no_face": time_handler(predictor, empty)}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "webcam.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -23,20 +23,32 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import (Boolean, DateTime, Float, Integer, LargeBinary, String, create_engine, delete,
-                        event, func, select)
+from sqlalchemy import (
+    Boolean,
+    CursorResult,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    String,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+)
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
 from .config import GENDERS, MAX_AGE, data_home
-from .errors import StoreError
 from .data.utkface import parse_name
+from .errors import StoreError
 
 MIN_TRUE_AGE, MAX_TRUE_AGE = 0, 120
 #: The largest crop side accepted (the app's crops are the model's input size, far smaller).
@@ -154,7 +166,7 @@ class FeedbackStore:
         if in_memory:  # one shared connection, or every thread would see its own empty database
             engine = create_engine(self.url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
         else:
-            if not self.url.query.get("uri"):  # a plain file name, not a "file:" URI
+            if database and not self.url.query.get("uri"):  # a plain file name, not a "file:" URI
                 _create_private_file(Path(database).expanduser())
             engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": self.timeout})
         busy_ms = int(self.timeout * 1000)
@@ -218,7 +230,7 @@ class FeedbackStore:
     def delete(self, entry_id: int) -> bool:
         """Remove one entry; ``False`` when there is no entry with that id."""
         with self._guard("written"), self._writing(), Session(self.engine) as session:
-            result = session.execute(delete(Feedback).where(Feedback.id == int(entry_id)))
+            result = cast(CursorResult, session.execute(delete(Feedback).where(Feedback.id == int(entry_id))))
             session.commit()
             return result.rowcount > 0
 
@@ -229,7 +241,7 @@ class FeedbackStore:
 
     def count(self) -> int:
         with self._guard("read"), Session(self.engine) as session:
-            return int(session.scalar(select(func.count()).select_from(Feedback)))
+            return session.scalars(select(func.count()).select_from(Feedback)).one()
 
     def entries(self) -> list[FeedbackEntry]:
         """Every entry, oldest first, without the crops' bytes."""
@@ -266,15 +278,16 @@ class FeedbackStore:
             ids = session.scalars(select(Feedback.id).order_by(Feedback.id)).all()
             for entry_id in ids:  # one row at a time: crops are not all held in memory
                 try:
-                    name, pixels = _export_item(session, entry_id)
+                    item = _export_item(session, entry_id)
                 except (ValueError, TypeError) as error:
                     result.damaged[entry_id] = _first_line(error)
                     continue
                 except _Skip as skip:
                     result.skipped[entry_id] = str(skip)
                     continue
-                if name is None:  # deleted meanwhile
+                if item is None:  # deleted meanwhile
                     continue
+                name, pixels = item
                 path = out / name
                 Image.fromarray(pixels).save(path, quality=95)
                 result.written.append(path)
@@ -285,11 +298,11 @@ class _Skip(Exception):
     """An entry that cannot be exported by design (its reason is the message)."""
 
 
-def _export_item(session: Session, entry_id: int) -> tuple[str | None, np.ndarray | None]:
-    """The UTKFace-style file name and pixels of one entry; ``(None, None)`` if it is gone."""
+def _export_item(session: Session, entry_id: int) -> tuple[str, np.ndarray] | None:
+    """The UTKFace-style file name and pixels of one entry; ``None`` if it is gone."""
     row = session.get(Feedback, entry_id)
     if row is None:
-        return None, None
+        return None
     session.expunge(row)
     if not 1 <= row.true_age <= MAX_AGE:
         raise _Skip(f"true age {row.true_age} is outside UTKFace's 1-{MAX_AGE}")

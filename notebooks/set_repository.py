@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A GitHub "owner/name" inside a Colab link or a pip install address.

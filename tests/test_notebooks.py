@@ -164,6 +164,7 @@ def trained(kernel_env, utkface_dir, tmp_path_factory):
     return notebook, work
 
 
+@pytest.mark.slow
 def test_explore_notebook(kernel_env, utkface_dir, tmp_path):
     from conftest import MALFORMED
 
@@ -177,6 +178,7 @@ def test_explore_notebook(kernel_env, utkface_dir, tmp_path):
     assert (tmp_path / "utkface_split.csv").is_file()
 
 
+@pytest.mark.slow
 def test_train_notebook(trained):
     notebook, work = trained
     model = work / "model-compact-32"
@@ -188,6 +190,7 @@ def test_train_notebook(trained):
     assert "Validation age MAE was best at epoch 1" in text(notebook)
 
 
+@pytest.mark.slow
 def test_evaluate_notebook(trained, utkface_dir, tmp_path):
     _, work = trained
     notebook = execute("03_evaluate", {
@@ -199,6 +202,7 @@ def test_evaluate_notebook(trained, utkface_dir, tmp_path):
     assert len(outputs(notebook, "image/png")) == 6  # every evaluation figure
 
 
+@pytest.mark.slow
 def test_demo_notebook(trained, tmp_path):
     _, work = trained
     check_and_close = (

@@ -1,8 +1,9 @@
 """The project's install files agree, and the package installs its data files."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +19,11 @@ def test_requirements_txt_is_the_base_install():
     listed = _names((ROOT / "requirements.txt").read_text().splitlines())
     assert listed == _names(project["dependencies"])
     assert not listed & _names(project["optional-dependencies"]["train"])
+
+
+def test_the_package_ships_its_type_marker():
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "py.typed" in package_data["faceage_lib"] and (ROOT / "faceage_lib" / "py.typed").is_file()
 
 
 def test_detector_models_are_package_data():

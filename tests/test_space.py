@@ -54,6 +54,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_app_py_starts_with_only_the_requirements(tmp_path):
     venv = tmp_path / "space"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

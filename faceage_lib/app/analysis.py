@@ -4,7 +4,8 @@ table rows and a message out; one consented feedback entry stored."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import gradio as gr
 import numpy as np
@@ -48,7 +49,7 @@ class AnnotatedImage(gr.Image):
 
     is_template = True  # the page uses gr.Image's front end
 
-    def postprocess(self, value: np.ndarray | None):
+    def postprocess(self, value: np.ndarray | None):  # type: ignore[override]  # an output of arrays only
         if value is None:
             return None
         path = _write_to_cache(self, "faces.jpg", lambda out: Image.fromarray(value).save(out, format="JPEG",
@@ -62,7 +63,7 @@ class LiveImage(gr.Image):
 
     is_template = True  # the page uses gr.Image's front end
 
-    def postprocess(self, value: np.ndarray | None):
+    def postprocess(self, value: np.ndarray | None):  # type: ignore[override]  # an output of arrays only
         return None if value is None else ImageData(url=jpeg_data_url(value), orig_name="live.jpg")
 
 
@@ -71,7 +72,7 @@ class CsvFile(gr.File):
 
     is_template = True  # the page uses gr.File's front end
 
-    def postprocess(self, value: str | None):
+    def postprocess(self, value: str | None):  # type: ignore[override]  # CSV text, not a path
         if value is None:
             return None
         path = _write_to_cache(self, "faces.csv", lambda out: out.write_text(value, encoding="utf-8"))

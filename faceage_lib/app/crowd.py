@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import zipfile
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator, Sequence
 
 import pandas as pd
 
@@ -66,27 +66,27 @@ def analyze_crowd(predictor: Predictor, paths: Iterable[str | os.PathLike], max_
     """
     result = CrowdResult()
     for photo in read_photos(paths, max_file_size):
-        if photo.problem:
+        if photo.data is None:  # not read: the problem says why
             result.rows.append(_note_row(photo.name, photo.problem))
             result.problems += 1
             continue
-        _add_photo(result, predictor, photo)
+        _add_photo(result, predictor, photo.name, photo.data)
     return result
 
 
-def _add_photo(result: CrowdResult, predictor: Predictor, photo: Photo) -> None:
+def _add_photo(result: CrowdResult, predictor: Predictor, name: str, data: bytes) -> None:
     try:
-        faces = predictor.predict(photo.data)
+        faces = predictor.predict(data)
     except ImageError as error:
-        result.rows.append(_note_row(photo.name, f"not read: {error}"))
+        result.rows.append(_note_row(name, f"not read: {error}"))
         result.problems += 1
         return
     result.photos += 1
     if not faces:
-        result.rows.append(_note_row(photo.name, "no face found"))
+        result.rows.append(_note_row(name, "no face found"))
     for number, index in enumerate(reading_order(faces), 1):
         face = faces[index]
-        result.rows.append([photo.name, number, " ".join(str(v) for v in face.box), *face_cells(face), ""])
+        result.rows.append([name, number, " ".join(str(v) for v in face.box), *face_cells(face), ""])
         result.ages.append((face.age, face.gender))
 
 

@@ -5,7 +5,7 @@ Plain Pillow: the app, the notebooks and scripts use it without importing Gradio
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont

@@ -6,7 +6,7 @@ words are the same in the picture and in every table.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..inference.predictor import UNCERTAIN, FaceResult
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import Any
 
 import gradio as gr
 
@@ -40,7 +41,7 @@ CONCURRENCY_LIMIT = 2
 MAX_QUEUE = 128
 #: What ``demo.launch`` needs besides host and port: the page's style and theme, an upload limit,
 #: and no run history (it would keep users' photos in their browser's storage).
-LAUNCH_OPTIONS = dict(css=CSS, head=HEAD, theme=THEME, max_file_size=MAX_FILE_SIZE, run_history=False)
+LAUNCH_OPTIONS: dict[str, Any] = dict(css=CSS, head=HEAD, theme=THEME, max_file_size=MAX_FILE_SIZE, run_history=False)
 
 
 def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore | None = None) -> gr.Blocks:
@@ -54,7 +55,8 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
     predictor = Predictor(model_dir)
     store, store_off = (store, "") if store is not None else open_store()
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(CACHE_CHECK_S, CACHE_MAX_AGE_S)) as demo:
-        gr.Markdown(intro(predictor.estimator.manifest["files"]["model.tflite"]["sha256"]),
+        estimator = predictor.estimator
+        gr.Markdown(intro(estimator.manifest["files"]["model.tflite"]["sha256"], estimator.measured_file()),
                     elem_id="faceage-intro")
         with gr.Tabs():
             with gr.Tab("Photo", id="photo"):

@@ -10,9 +10,6 @@ from ..config import INTERVAL_COVERAGE
 from . import crowd
 from .uploads import CACHE_CHECK_S, CACHE_MAX_AGE_S
 
-#: The shipped model's measured accuracy, written by benchmarks/accuracy.py. A checkout or a
-#: Space has it; an installed package may not, and then the intro gives no figures.
-ACCURACY_FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "accuracy.json"
 #: Age groups measured on fewer test images than this are left out of the intro's figures.
 MIN_GROUP_IMAGES = 30
 
@@ -46,10 +43,10 @@ CROWD_INTRO = (f"Choose several photos, or a .zip archive of photos (up to {crow
 EMPTY_MESSAGE = "Add a photo to start: upload one, take one with the webcam, paste one, or click an example photo."
 
 
-def intro(model_sha256: str, accuracy_file: Path = ACCURACY_FILE) -> str:
-    """The page's intro, with the measured figures when ``accuracy_file`` has them for this model
-    (its ``model.tflite`` SHA-256)."""
-    groups = measured_groups(accuracy_file, model_sha256)
+def intro(model_sha256: str, measured_file: Path | None) -> str:
+    """The page's intro, with the measured figures when ``measured_file`` (the model folder's
+    ``measured.json``, written by benchmarks/accuracy.py) has them for this model (its ``model.tflite`` SHA-256)."""
+    groups = measured_groups(measured_file, model_sha256) if measured_file else {}
     if not groups:
         return INTRO.format(figures="")
     by_mae = sorted(groups, key=lambda g: groups[g]["age_mae"])
@@ -60,15 +57,15 @@ def intro(model_sha256: str, accuracy_file: Path = ACCURACY_FILE) -> str:
         high=by_acc[-1], high_acc=groups[by_acc[-1]]["gender_accuracy"]))
 
 
-def measured_groups(accuracy_file: Path, model_sha256: str) -> dict[str, dict[str, float]]:
-    """Age group -> {age_mae, gender_accuracy} from the benchmark's JSON, groups of at least
+def measured_groups(measured_file: Path, model_sha256: str) -> dict[str, dict[str, float]]:
+    """Age group -> {age_mae, gender_accuracy} from the measured figures, groups of at least
     :data:`MIN_GROUP_IMAGES` images only; ``{}`` if the file is missing, not as expected, or
     measured another model."""
     try:
-        measured = json.loads(accuracy_file.read_text())
+        measured = json.loads(measured_file.read_text())
         if measured["model_sha256"] != model_sha256:
             return {}
-        groups = measured["faceage"]["by_age_group"]
+        groups = measured["by_age_group"]
         figures = {name: {key: float(group[key]) for key in ("age_mae", "gender_accuracy")}
                    for name, group in groups.items() if int(group["n"]) >= MIN_GROUP_IMAGES}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

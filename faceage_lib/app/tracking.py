@@ -7,9 +7,9 @@ P(female). A track missed for a few frames is still shown, then dropped. Plain P
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import count
-from typing import Sequence
 
 from ..inference.predictor import FaceResult, decide_gender
 
@@ -89,7 +89,7 @@ class FaceTracker:
 
         p_female = mix(old.p_female, new.p_female)
         gender, probability = decide_gender(p_female, self.min_confidence)
-        box = tuple(round(mix(a, b, self.box_smoothing)) for a, b in zip(old.box, new.box))
-        return replace(new, box=box, age=mix(old.age, new.age), age_low=mix(old.age_low, new.age_low),
+        x1, y1, x2, y2 = (round(mix(a, b, self.box_smoothing)) for a, b in zip(old.box, new.box))
+        return replace(new, box=(x1, y1, x2, y2), age=mix(old.age, new.age), age_low=mix(old.age_low, new.age_low),
                        age_high=mix(old.age_high, new.age_high), gender=gender, gender_prob=probability,
                        p_female=p_female)

@@ -7,7 +7,7 @@ of the input's shape.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -31,9 +31,10 @@ def gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) ->
 def jpeg(image: np.ndarray, quality: int) -> np.ndarray:
     """Round-trip through JPEG at ``quality`` (1-100)."""
     ok, encoded = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1])
+    decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else None
+    if decoded is None:
+        raise ValueError("the JPEG round trip failed")
+    return np.ascontiguousarray(decoded[:, :, ::-1])
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -14,9 +14,9 @@ unpacked instead of detecting and cropping again.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -41,7 +41,8 @@ class CropSet:
     def concat(cls, parts: list[CropSet]) -> CropSet:
         if len(parts) == 1:
             return parts[0]
-        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in ("crops", "hashes", "detected")))
+        fields = ("crops", "hashes", "detected")
+        return cls(*(np.concatenate([getattr(part, name) for part in parts]) for name in fields))
 
     def detected_rows(self, table: pd.DataFrame) -> np.ndarray:
         """Whether a face was detected on each of ``table``'s rows."""
@@ -141,9 +142,17 @@ def _read_packed(path: Path, key: str) -> CropSet | None:
         if str(stored["key"]) != key:
             return None
         jpeg, offsets, hashes, detected = stored["jpeg"], stored["offsets"], stored["hashes"], stored["detected"]
-    crops = np.stack([cv2.imdecode(jpeg[start:end], cv2.IMREAD_COLOR)[:, :, ::-1]
-                      for start, end in zip(offsets[:-1], offsets[1:])]) if len(hashes) else np.zeros(0, np.uint8)
+    pieces = zip(offsets[:-1], offsets[1:])
+    crops = np.stack([_decode(jpeg[a:b], path) for a, b in pieces]) if len(hashes) else np.zeros(0, np.uint8)
     return CropSet(np.ascontiguousarray(crops), hashes, detected)
+
+
+def _decode(jpeg: np.ndarray, path: Path) -> np.ndarray:
+    """One RGB crop from its JPEG bytes in a packed cache."""
+    bgr = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise DatasetError(f"{path} is damaged (a crop does not decode): delete it and build the crops again")
+    return bgr[:, :, ::-1]
 
 
 def _progress(items, enabled: bool):

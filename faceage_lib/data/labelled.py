@@ -44,7 +44,8 @@ def load_labelled(root: str | os.PathLike, work_dir: str | os.PathLike | None = 
     work = Path(work_dir) if work_dir else cache_home()
     name = name or root.resolve().name.lower()
     official = not (root / ONE_TABLE).is_file()
-    tables = {split: root / f"{split}_labels.csv" for split in SPLITS} if official else {None: root / ONE_TABLE}
+    tables: dict[str | None, Path] = ({split: root / f"{split}_labels.csv" for split in SPLITS} if official
+                                      else {None: root / ONE_TABLE})
     files = [path for path in tables.values() if path.is_file()]
     files += [Path(folder) / file for folder, _, names in os.walk(root) for file in names
               if file.lower().endswith(IMAGE_SUFFIXES)]

@@ -4,7 +4,7 @@ Kaggle download), or a labelled folder (:mod:`.labelled`: APPA-REAL, or a user's
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 

@@ -26,8 +26,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from ..config import AGE_GROUP_LABELS, GENDERS, MAX_AGE, RACES, age_group
 from ..inference.images import load_image
-from .metrics import age_group_confusion
-from .metrics import predicted_gender as _predicted_gender_codes
+from .metrics import age_group_confusion, predicted_gender as _predicted_gender_codes
 
 #: One look for every figure, applied while it is drawn (the global rcParams are left alone).
 STYLE = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.85)}

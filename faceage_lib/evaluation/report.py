@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import plots
 from ..config import AGE_GROUP_LABELS, model_dir as default_model_dir
+from . import plots
 from .evaluate import Evaluation, evaluate
 from .metrics import age_group_confusion, format_metrics
 
@@ -78,8 +78,8 @@ def evaluation_sections(evaluation: Evaluation, prefix: str = "") -> list[Sectio
     with_gender = table[table["gender"].notna()]
     sections = []
     if len(with_gender):
-        sections.append(Section("gender_confusion.png", "Gender: true vs predicted", plots.gender_confusion(with_gender),
-                                describe_gender_confusion(with_gender)))
+        sections.append(Section("gender_confusion.png", "Gender: true vs predicted",
+                                plots.gender_confusion(with_gender), describe_gender_confusion(with_gender)))
     sections += [
         Section("age_group_confusion.png", "Age group: true vs predicted", plots.age_group_confusion_matrix(table),
                 describe_age_group_confusion(table)),

@@ -11,10 +11,10 @@ import os
 
 import pandas as pd
 
-from ..inference.estimator import AgeGenderEstimator
+from ..data.corruptions import CORRUPTIONS, corrupt
 from ..data.crops import build_crops
 from ..data.sources import load_dataset
-from ..data.corruptions import CORRUPTIONS, corrupt
+from ..inference.estimator import AgeGenderEstimator
 from .metrics import evaluate_predictions
 
 CLEAN = "clean"

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..config import MAX_AGE
 from ..errors import ModelFileError
-from .modelfiles import img_size, verified_model
+from .modelfiles import MEASURED, img_size, verified_model
 from .runtime import TFLiteModel
 
 BATCH = 256
@@ -45,6 +46,7 @@ class AgeGenderEstimator:
 
     def __init__(self, model_dir: str | os.PathLike | None = None, num_threads: int | None = None):
         path, manifest = verified_model(model_dir)
+        self.folder = path.parent
         self.manifest = manifest
         self.img_size = img_size(manifest)
         self.interval_mass = float(manifest["interval_mass"])
@@ -55,6 +57,11 @@ class AgeGenderEstimator:
         if found_in != expected_in or found_out != expected_out:
             raise ModelFileError(f"{path} takes {found_in} and gives {found_out}, but its manifest says "
                                  f"{expected_in} and {expected_out}: the model and its manifest do not match")
+
+    def measured_file(self) -> Path | None:
+        """The model's measured figures (``measured.json``), checked against the manifest; ``None``
+        if the manifest lists none."""
+        return verified_model(self.folder, MEASURED)[0] if MEASURED in self.manifest["files"] else None
 
     def predict(self, crops: np.ndarray, flip: bool = False) -> Estimates:
         """``crops``: (N, size, size, 3) uint8 from :func:`faceage_lib.inference.crop.crop_face`.

@@ -22,6 +22,8 @@ from ..config import MAX_AGE, model_dir as default_model_dir
 from ..errors import ModelFileError
 
 MANIFEST = "manifest.json"
+#: The model's figures measured on the test split (written by benchmarks/accuracy.py, listed in the manifest).
+MEASURED = "measured.json"
 SCHEMA_VERSION = 2
 #: The settings loading needs, each with a check of its value.
 REQUIRED = {

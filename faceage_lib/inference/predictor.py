@@ -9,8 +9,8 @@ or are whole pre-cut face images (``predict_crops``).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -4,7 +4,7 @@ builders), so the command line can list the names."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 #: 3x3 convolutions per stage of the compact CNN. Measured on 2 CPU cores at 64x64, two
 #: convolutions in the early, high-resolution stages cost 2-3x the training time for little gain.

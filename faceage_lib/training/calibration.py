@@ -16,8 +16,8 @@ import pandas as pd
 
 from ..config import GENDER_THRESHOLD, INTERVAL_COVERAGE
 from ..data.corruptions import CORRUPTIONS, corrupt
-from ..inference.estimator import age_from_distribution
 from ..data.crops import build_crops
+from ..inference.estimator import age_from_distribution
 
 #: Gender is shown only where val accuracy at that confidence or above is at least this.
 GENDER_TARGET_ACCURACY = 0.97

@@ -23,8 +23,8 @@ class TrainConfig:
     img_size: int = _option(64, "side of the square face crop the model sees, in pixels")
     backbone: str = _option("compact", "the network under the age and gender heads", choices=tuple(BACKBONES))
     pretrained: bool = _option(False, "start from ImageNet weights (keras.applications backbones only)")
-    init_from: str | None = _option(None, "start from the weights of this model.keras (same backbone and size; default: random weights), "
-                                          "e.g. to fine-tune the shipped model on more data")
+    init_from: str | None = _option(None, "start from the weights of this model.keras (same backbone and size; "
+                                          "default: random weights), e.g. to fine-tune the shipped model on more data")
     width: int = _option(32, "filters in the first stage of the compact CNN")
     dropout: float = _option(0.25, "dropout before and after the shared dense layer")
     bn_momentum: float = _option(0.9, "momentum of the compact CNN's batch-norm statistics (Keras' 0.99 needs "

@@ -21,7 +21,7 @@ from ..config import cache_home
 from ..data.crops import load_or_build_crops
 from ..data.sources import load_datasets
 from ..errors import DatasetError, ModelFileError
-from ..inference.modelfiles import MANIFEST, SCHEMA_VERSION, model_io, sha256
+from ..inference.modelfiles import MANIFEST, MEASURED, SCHEMA_VERSION, model_io, sha256
 from ..inference.runtime import TFLiteModel
 
 MODEL_FILES = ("model.tflite", "model.keras")
@@ -73,6 +73,7 @@ def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_co
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    (out / MEASURED).unlink(missing_ok=True)  # the previous model's figures
     bare = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer state saved
     bare.set_weights(model.get_weights())
     bare.save(out / "model.keras")
@@ -91,10 +92,26 @@ def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_co
 
 def write_manifest(model_dir: Path, settings: dict, files: tuple[str, ...] = MODEL_FILES) -> Path:
     """Record ``files`` (names inside ``model_dir``) with their checksums, plus ``settings``."""
-    entries = {name: {"sha256": sha256(model_dir / name), "bytes": (model_dir / name).stat().st_size}
-               for name in files}
+    entries = {name: _file_entry(model_dir / name) for name in files}
+    return _write(model_dir, {"schema_version": SCHEMA_VERSION, "files": entries, **settings})
+
+
+def record_measured(model_dir: str | os.PathLike, figures: dict) -> Path:
+    """Write ``figures`` (measured on the test split) to the model folder's ``measured.json`` and list it,
+    with its checksum, in the manifest: the figures travel with the model wherever it is installed."""
+    folder = Path(model_dir)
+    (folder / MEASURED).write_text(json.dumps(figures, indent=2) + "\n")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["files"][MEASURED] = _file_entry(folder / MEASURED)
+    return _write(folder, manifest)
+
+
+def _file_entry(path: Path) -> dict:
+    return {"sha256": sha256(path), "bytes": path.stat().st_size}
+
+
+def _write(model_dir: Path, manifest: dict) -> Path:
     path = model_dir / MANIFEST
-    manifest = {"schema_version": SCHEMA_VERSION, "files": entries, **settings}
     path.write_text(json.dumps(manifest, indent=2) + "\n")
     return path
 

@@ -27,6 +27,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 TIMEOUT_MS = 60_000
 
+pytestmark = pytest.mark.browser
+
 if not CHROMIUM.is_file():
     if os.environ.get("FACEAGE_REQUIRE_BROWSER"):  # set by .ci/run: there the test must run
         pytest.fail(f"{CHROMIUM} is missing and FACEAGE_REQUIRE_BROWSER is set", pytrace=False)

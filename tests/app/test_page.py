@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 
 from faceage_lib.app import page, texts, uploads
+from faceage_lib.app.analysis import analyze_photo, in_reading_order, save_feedback, table_rows
 from faceage_lib.app.drawing import PALETTE, draw_faces, fit_for_display
 from faceage_lib.app.faces import reading_order
-from faceage_lib.app.analysis import analyze_photo, in_reading_order, save_feedback, table_rows
 from faceage_lib.app.page import build_app
-from faceage_lib.feedback import FeedbackStore
 from faceage_lib.config import assets_dir
+from faceage_lib.feedback import FeedbackStore
 from faceage_lib.inference.predictor import FaceResult
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -143,32 +143,33 @@ def test_group_example_is_numbered_row_by_row(predictor):
         np.testing.assert_array_equal(crop, raw.crops[raw.faces.index(face)])
 
 
-def accuracy_json(path, groups: dict, model_sha256: str = "abc") -> Path:
-    path.write_text(json.dumps({"model_sha256": model_sha256, "faceage": {"by_age_group": groups}}))
+def measured_json(path, groups: dict, model_sha256: str = "abc") -> Path:
+    path.write_text(json.dumps({"model_sha256": model_sha256, "by_age_group": groups}))
     return path
 
 
-def test_intro_figures_come_from_the_benchmark_file(tmp_path):
+def test_intro_figures_come_from_the_measured_file(tmp_path):
     groups = {"0-2": {"n": 320, "age_mae": 1.23, "gender_accuracy": 0.59},
               "30-39": {"n": 895, "age_mae": 5.7, "gender_accuracy": 0.97},
               "60-69": {"n": 259, "age_mae": 8.19, "gender_accuracy": 0.96},
               "80+": {"n": 12, "age_mae": 30.0, "gender_accuracy": 0.1}}  # too few images: left out
-    text = texts.intro("abc", accuracy_json(tmp_path / "accuracy.json", groups))
+    text = texts.intro("abc", measured_json(tmp_path / "measured.json", groups))
     assert "off by 1.2 years on average for ages 0-2 and by 8.2 for ages 60-69" in text
     assert "right 59% of the time for ages 0-2 and 97% for ages 30-39" in text
     assert "80+" not in text and "children" not in text
-    other_model = texts.intro("def", accuracy_json(tmp_path / "accuracy.json", groups))
+    other_model = texts.intro("def", measured_json(tmp_path / "measured.json", groups))
     assert "off by" not in other_model  # figures of another model are not shown
 
 
-@pytest.mark.parametrize("content", [None, "not json", json.dumps({"model_sha256": "abc", "faceage": {}}),
-                                     json.dumps({"model_sha256": "abc", "faceage": {"by_age_group": {
-                                         "0-2": {"n": 40, "age_mae": "x"}}}})])
+@pytest.mark.parametrize("content", ["not listed", None, "not json", json.dumps({"model_sha256": "abc"}),
+                                     json.dumps({"model_sha256": "abc", "by_age_group": {
+                                         "0-2": {"n": 40, "age_mae": "x"}}})])
 def test_intro_says_nothing_numeric_without_the_figures(tmp_path, content):
-    path = tmp_path / "accuracy.json"
-    if content is not None:
+    """No figures: the manifest lists no measured file, the file is missing, or it is not as expected."""
+    path = tmp_path / "measured.json"
+    if content not in (None, "not listed"):
         path.write_text(content)
-    text = texts.intro("abc", path)
+    text = texts.intro("abc", None if content == "not listed" else path)
     assert "off by" not in text and "{" not in text
     assert "Its estimates are rough" in text
 
@@ -379,6 +380,7 @@ def test_app_bad_file_and_no_face(server, photo_files):
     assert annotated is not None and table["data"] == [] and "No face found" in message
 
 
+@pytest.mark.slow
 def test_app_50_concurrent_predictions(server, photo_files):
     """Requests overlap in the queue; each gets the answer for its own photo."""
     from gradio_client import handle_file
@@ -396,6 +398,7 @@ def test_app_50_concurrent_predictions(server, photo_files):
             assert table["data"] == [] and "No face" in message
 
 
+@pytest.mark.slow
 def test_app_concurrent_identical_photos_get_whole_images(server, photo_files):
     """50 requests with the same photo: each annotated image is downloaded whole, while other
     requests are still writing theirs (it used to be one file, rewritten under the download)."""
@@ -421,6 +424,7 @@ def test_app_concurrent_identical_photos_get_whole_images(server, photo_files):
     assert len(set(images)) == 1  # the same photo, the same picture
 
 
+@pytest.mark.slow
 def test_app_100_concurrent_feedback_submissions(server, photo_files):
     from gradio_client import handle_file
 

@@ -1,7 +1,6 @@
-"""faceage_lib.inference.detectors and faceage_lib.inference.crop on public-domain photos from scikit-image.
+"""faceage_lib.data.crops: the training crop cache cuts the crop inference cuts, and is rebuilt when that changes.
 
-``skimage.data.astronaut()`` (Eileen Collins, NASA, public domain) has one face at about
-(177, 79)-(273, 175); ``skimage.data.chelsea()`` is a cat.
+``skimage.data.astronaut()`` (Eileen Collins, NASA, public domain) has one face; ``skimage.data.chelsea()`` is a cat.
 """
 
 from __future__ import annotations
@@ -11,24 +10,23 @@ import pytest
 from PIL import Image
 from skimage import data as samples
 
-import faceage_lib.inference.crop
-import faceage_lib.inference.predictor
 import faceage_lib.data.crops
 from faceage_lib.errors import DatasetError
 from faceage_lib.inference.crop import crop_face, eye_angle
 from faceage_lib.inference.detectors import Face
 from faceage_lib.inference.images import load_image
 
-def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64))))
-
-
 # --------------------------------------------------------------------------- training uses the same crop
 
 
-def test_the_crop_function_is_the_one_training_uses():
-    assert faceage_lib.data.crops.crop_face is faceage_lib.inference.crop.crop_face
-    assert faceage_lib.inference.predictor.crop_face is faceage_lib.inference.crop.crop_face
+def test_training_crops_are_the_predictors_model_inputs(tmp_path, predictor, astronaut):
+    """The crop training caches is, pixel for pixel, what the predictor gives the model for the same photo."""
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(astronaut).save(path)
+    size = predictor.estimator.img_size
+    crops, detected = faceage_lib.data.crops.build_crops([str(path)], size, progress=False)
+    assert detected.tolist() == [True]
+    np.testing.assert_array_equal(crops, predictor.analyze(path).crops)
 
 
 def test_build_crops_equals_inference_crop(tmp_path, detector, astronaut):

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import N_DUPLICATES
+
 from faceage_lib.data import download
 from faceage_lib.data.utkface import load_utkface
 from faceage_lib.errors import DatasetError
-
 
 # --------------------------------------------------------------------------- archives
 

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import MALFORMED, N_DUPLICATES, QUIRKY_VALID
-from faceage_lib.data import dataset, utkface
+
 from faceage_lib.config import age_group
+from faceage_lib.data import dataset, utkface
 from faceage_lib.data.dataset import read_manifest
 from faceage_lib.data.utkface import load_utkface, parse_name
 from faceage_lib.errors import DatasetError
-
 
 # --------------------------------------------------------------------------- names
 

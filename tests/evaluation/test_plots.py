@@ -14,8 +14,8 @@ from matplotlib.colors import to_rgb  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from faceage_lib.evaluation import plots  # noqa: E402
 from faceage_lib.config import AGE_GROUP_LABELS, GENDERS  # noqa: E402
+from faceage_lib.evaluation import plots  # noqa: E402
 from faceage_lib.evaluation.metrics import evaluate_predictions  # noqa: E402
 
 

@@ -14,8 +14,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from faceage_lib.evaluation import report  # noqa: E402
 from faceage_lib.data.utkface import load_utkface  # noqa: E402
+from faceage_lib.evaluation import report  # noqa: E402
 from faceage_lib.evaluation.metrics import evaluate_predictions  # noqa: E402
 
 TRAINING_LOG = """\

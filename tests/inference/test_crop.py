@@ -13,6 +13,7 @@ import pytest
 from faceage_lib.inference.crop import crop_face, eye_angle
 from faceage_lib.inference.detectors import Face
 
+
 def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64))))
 

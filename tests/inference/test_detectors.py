@@ -14,10 +14,6 @@ from skimage import data as samples
 from faceage_lib.inference.crop import eye_angle
 from faceage_lib.inference.detectors import LANDMARKS, Face
 
-def _mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean(np.abs(a.astype(np.float64) - b.astype(np.float64))))
-
-
 # --------------------------------------------------------------------------- detector
 
 
@@ -153,7 +149,8 @@ def test_no_extra_box_on_a_single_person_in_a_large_photo(detector, astronaut, a
     canvas[600:2400, 800:2600] = cv2.resize(astronaut, (1800, 1800), interpolation=cv2.INTER_CUBIC)
     faces = detector.detect(canvas)
     assert len(faces) == 1
-    np.testing.assert_allclose(np.array(faces[0].box) * 512 / 1800, np.add(astronaut_box, [225, 171, 225, 171]), atol=12)
+    expected = np.add(astronaut_box, [225, 171, 225, 171])
+    np.testing.assert_allclose(np.array(faces[0].box) * 512 / 1800, expected, atol=12)
 
 
 def test_the_work_is_bounded_by_pixels_not_sides():
@@ -163,7 +160,8 @@ def test_the_work_is_bounded_by_pixels_not_sides():
     for width, height in [(4000, 3000), (9238, 6928), (35_777, 1_788), (1_000, 50)]:
         scales = blazeface._level_scales(width, height)
         assert not scales or width * height * scales[0] ** 2 <= blazeface.MAX_LEVEL_PIXELS * 1.001
-        tiles = sum(len(blazeface._tile_starts(round(width * s), 128)) * len(blazeface._tile_starts(round(height * s), 128))
+        tiles = sum(len(blazeface._tile_starts(round(width * s), 128))
+                    * len(blazeface._tile_starts(round(height * s), 128))
                     for s in scales)
         assert tiles <= 500, (width, height, tiles)
     assert blazeface._level_scales(4000, 3000)[0] == pytest.approx(blazeface.TILE_FACE / blazeface.MIN_FACE)

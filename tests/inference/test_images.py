@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from faceage_lib.inference import images
 from faceage_lib.errors import FaceAgeError, ImageError
+from faceage_lib.inference import images
 from faceage_lib.inference.images import load_image
 
 
@@ -37,7 +37,8 @@ def _png_header_only(width: int, height: int) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
 
 
 def _assert_rgb(array: np.ndarray, shape: tuple[int, int]) -> None:
@@ -356,7 +357,7 @@ def test_image_extensions_are_lowercase_with_dot():
     assert all(ext.startswith(".") and ext == ext.lower() for ext in images.IMAGE_EXTENSIONS)
 
 
-# --------------------------------------------------------------------------- issue 10: strips, lazy PIL images, 16-bit arrays
+# --------------------------------------------------------------------- issue 10: strips, lazy PIL images, 16-bit arrays
 
 
 def test_extreme_strip_is_refused_from_its_header():

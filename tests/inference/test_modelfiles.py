@@ -6,18 +6,12 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 from faceage_lib import config
-from faceage_lib.inference import modelfiles
 from faceage_lib.errors import ModelFileError
+from faceage_lib.inference import modelfiles
 from faceage_lib.inference.estimator import AgeGenderEstimator
-
-
-def _crops(n: int, size: int = 32, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
-
 
 # --------------------------------------------------------------------------- model files and checksums
 

@@ -1,4 +1,4 @@
-"""faceage_lib.inference.predictor and ``faceage predict`` with the tiny test model (offline, no shipped model needed)."""
+"""faceage_lib.inference.predictor and ``faceage predict`` with the tiny test model (offline, no shipped model)."""
 
 from __future__ import annotations
 
@@ -116,10 +116,15 @@ def test_face_result_to_dict_and_label():
 
 
 def test_flip_option(tiny_model_dir, astronaut):
+    """``flip=True`` gives the estimator's flip average of the same crop, which is not the plain estimate."""
     plain, flipped = Predictor(tiny_model_dir), Predictor(tiny_model_dir, flip=True)
     a, b = plain.predict(astronaut)[0], flipped.predict(astronaut)[0]
     assert a.box == b.box
     _check_face(b, 512, 512)
+    expected = flipped.estimator.predict(plain.analyze(astronaut).crops, flip=True)
+    assert b.p_female == pytest.approx(expected.p_female[0], abs=1e-4)
+    assert b.age == pytest.approx(expected.age[0], abs=0.05)
+    assert (a.p_female, a.age) != (b.p_female, b.age)
 
 
 # --------------------------------------------------------------------------- faces the caller already has

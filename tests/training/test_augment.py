@@ -114,6 +114,7 @@ def test_layer_serialises_with_its_config():
     assert again.config == layer.config and again.seed == 5
 
 
+@pytest.mark.slow
 def test_runs_inside_a_compiled_train_step():
     inputs = keras.Input((32, 32, 3))
     outputs = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(Augment(seed=0)(inputs)))

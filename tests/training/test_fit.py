@@ -32,6 +32,7 @@ def trained(utkface_dir, tiny_model_dir, tmp_path_factory):
             "other_tflite": tiny_model_dir / "model.tflite"}
 
 
+@pytest.mark.slow
 def test_train_writes_every_file(trained):
     out = trained["out"]
     for name in ("model.keras", "model.tflite", "manifest.json", "training_log.csv", "best.keras", "config.json"):
@@ -40,6 +41,7 @@ def test_train_writes_every_file(trained):
     assert (trained["work"] / "crops_utkface_32.npz").is_file()
 
 
+@pytest.mark.slow
 def test_train_log_and_manifest(trained):
     out = trained["out"]
     with (out / "training_log.csv").open() as handle:
@@ -59,6 +61,7 @@ def test_train_log_and_manifest(trained):
     assert not (out / "backup").exists()  # a finished run leaves no resume state
 
 
+@pytest.mark.slow
 def test_trained_export_loads_and_agrees(trained):
     from faceage_lib.training.model import load_keras_model
 
@@ -73,11 +76,12 @@ def test_trained_export_loads_and_agrees(trained):
     np.testing.assert_allclose(best.predict(crops.astype(np.float32), verbose=0)["age"], expected["age"], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_where_it_stopped(utkface_dir, tmp_path):
     import keras
 
-    from faceage_lib.training.config import TrainConfig
     from faceage_lib.training import fit
+    from faceage_lib.training.config import TrainConfig
 
     class StopAfterFirstEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -133,6 +137,7 @@ print(keras.backend.backend(), history.history["loss"][-1])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
 def test_a_training_step_on_each_installed_backend(backend, tmp_path):
     """The model, its losses and the augmentation use keras.ops only: any Keras 3 backend trains them,
@@ -155,6 +160,7 @@ def test_a_training_step_on_each_installed_backend(backend, tmp_path):
         assert AgeGenderEstimator(tmp_path / "model").img_size == 32
 
 
+@pytest.mark.slow
 def test_export_run_exports_a_finished_run_again(trained, tmp_path):
     import shutil
 
@@ -177,6 +183,7 @@ def test_export_run_refuses_a_folder_that_is_not_a_run(tmp_path):
         export_run(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_conversion_that_changes_the_outputs_is_refused(trained, tmp_path):
     import shutil
 

@@ -40,7 +40,7 @@ class Face:
         return (max(0, round(x1)), max(0, round(y1)), min(width, round(x2)), min(height, round(y2)))
 
     @classmethod
-    def from_box(cls, box, score: float = 1.0) -> "Face":
+    def from_box(cls, box, score: float = 1.0) -> Face:
         """A face known only by its box: level eyes are assumed (no rotation in the crop)."""
         x1, y1, x2, y2 = (float(v) for v in box)
         if not (x2 > x1 and y2 > y1):
@@ -58,6 +58,10 @@ class FaceDetector(ABC):
     name: str = ""
     #: Bump when the faces found change (cached training crops are keyed by name and version).
     version: str = "1"
+
+    def __init__(self, num_threads: int | None = None) -> None:
+        """``num_threads``: CPU threads of the detector's models (the registry passes it to every detector)."""
+        self.num_threads = num_threads
 
     @abstractmethod
     def detect(self, image: np.ndarray, min_score: float = DETECTOR_MIN_SCORE) -> list[Face]:

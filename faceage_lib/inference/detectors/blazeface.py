@@ -67,7 +67,7 @@ class _Anchors:
         return np.concatenate([part.reshape(count, -1, output.shape[-1]) for part in parts], 1)
 
     @classmethod
-    def build(cls, size: int, strides: list[int], per_cell: list[int]) -> "_Anchors":
+    def build(cls, size: int, strides: list[int], per_cell: list[int]) -> _Anchors:
         centres = []
         for stride, repeats in zip(strides, per_cell):
             cells = size // stride
@@ -154,6 +154,7 @@ class BlazeFaceDetector(FaceDetector):
     version = "3"  # 2: tiled short-range pyramid with close-up confirmation; 3: portraits framed as in v1
 
     def __init__(self, num_threads: int | None = None):
+        super().__init__(num_threads)
         self._short = _BlazeFace(SHORT_RANGE, num_threads=num_threads)
         self._full = _BlazeFace(FULL_RANGE, num_threads=num_threads)
 
@@ -322,5 +323,5 @@ def _merged(cluster: np.ndarray) -> np.ndarray:
 
 
 def _to_face(row: np.ndarray) -> Face:
-    box = tuple(float(v) for v in row[:4])
-    return Face(box=box, score=float(row[16]), landmarks=row[4:16].reshape(6, 2).copy())
+    x1, y1, x2, y2 = (float(v) for v in row[:4])
+    return Face(box=(x1, y1, x2, y2), score=float(row[16]), landmarks=row[4:16].reshape(6, 2).copy())
