@@ -24,7 +24,7 @@ import pandas as pd
 
 from ..config import DETECTOR_MIN_SCORE
 from ..errors import DatasetError
-from ..inference.crop import CROP_SCALE, CROP_VERSION, crop_face
+from ..inference.crop import CropSpec, crop_face
 from ..inference.detectors import DEFAULT_DETECTOR, Face, FaceDetector, detector_class, get_detector
 from ..inference.images import load_image
 
@@ -59,14 +59,15 @@ class CropSet:
         return self.crops[index]
 
 
-def build_crops(paths: list[str], size: int, progress: bool = True,
+def build_crops(paths: list[str], crop: CropSpec | int, progress: bool = True,
                 alter: Callable[[np.ndarray, int], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Detect and crop every image; returns (crops, detected flags).
+    """Detect and crop every image as ``crop`` says (an int: the size); returns (crops, detected flags).
 
     ``alter(image, index)``, if given, changes each photo before detection (e.g. a corruption).
     """
+    crop = CropSpec(crop) if isinstance(crop, int) else crop
     detector = get_detector()
-    crops = np.zeros((len(paths), size, size, 3), np.uint8)
+    crops = np.zeros((len(paths), crop.size, crop.size, 3), np.uint8)
     detected = np.zeros(len(paths), bool)
     for i, path in enumerate(_progress(paths, progress)):
         image = load_image(path)
@@ -74,35 +75,35 @@ def build_crops(paths: list[str], size: int, progress: bool = True,
             image = alter(image, i)
         faces = detector.detect(image)
         face = faces[0] if faces else Face.from_box((0, 0, image.shape[1], image.shape[0]), score=0.0)
-        crops[i] = crop_face(image, face, size)
+        crops[i] = crop_face(image, face, crop)
         detected[i] = bool(faces)
     return crops, detected
 
 
-def cache_key(size: int, detector: type[FaceDetector] | FaceDetector | None = None) -> str:
+def cache_key(crop: CropSpec, detector: type[FaceDetector] | FaceDetector | None = None) -> str:
     """What shapes a crop, as one string: a cache made under another key is not reused."""
     detector = detector or detector_class(DEFAULT_DETECTOR)
-    return (f"size={size} detector={detector.name}:{detector.version} crop=v{CROP_VERSION} "
-            f"scale={CROP_SCALE} min_score={DETECTOR_MIN_SCORE}")
+    return f"{crop.key()} detector={detector.name}:{detector.version} min_score={DETECTOR_MIN_SCORE}"
 
 
-def load_or_build_crops(table: pd.DataFrame, size: int, cache_dir: str | os.PathLike,
+def load_or_build_crops(table: pd.DataFrame, crop: CropSpec | int, cache_dir: str | os.PathLike,
                         progress: bool = True) -> CropSet:
-    """The crops for ``table`` at ``size``: per source (its ``source`` column; UTKFace if it has none),
-    from ``cache_dir/crops_<source>_<size>.npz`` (or its packed ``.jpeg.npz``) if that holds every
-    row under the current :func:`cache_key`, else built now (and cached)."""
+    """The ``crop`` crops (an int: the size) for ``table``: per source (its ``source`` column; UTKFace if
+    it has none), from ``cache_dir/crops_<source>_<size>.npz`` (or its packed ``.jpeg.npz``) if that
+    holds every row under the current :func:`cache_key`, else built now (and cached)."""
+    crop = CropSpec(crop) if isinstance(crop, int) else crop
     sources = table["source"] if "source" in table else pd.Series("utkface", index=table.index)
-    return CropSet.concat([_source_crops(rows, Path(cache_dir) / f"crops_{name}_{size}.npz", size, progress)
+    return CropSet.concat([_source_crops(rows, Path(cache_dir) / f"crops_{name}_{crop.size}.npz", crop, progress)
                            for name, rows in table.groupby(sources, sort=False)])
 
 
-def _source_crops(table: pd.DataFrame, cache: Path, size: int, progress: bool) -> CropSet:
-    key = cache_key(size)
+def _source_crops(table: pd.DataFrame, cache: Path, crop: CropSpec, progress: bool) -> CropSet:
+    key = cache_key(crop)
     for read, path in ((_read_raw, cache), (_read_packed, packed_path(cache))):
         cached = read(path, key) if path.is_file() else None
         if cached is not None and set(table["hash"]) <= set(cached.hashes):
             return cached
-    crops, detected = build_crops(list(table["path"]), size, progress)
+    crops, detected = build_crops(list(table["path"]), crop, progress)
     result = CropSet(crops, table["hash"].to_numpy(str), detected)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, crops=result.crops, hashes=result.hashes, detected=result.detected, key=np.str_(key))

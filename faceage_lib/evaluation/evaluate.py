@@ -40,7 +40,7 @@ def predict_split(dataset: Dataset, estimator: AgeGenderEstimator, split: str = 
     """Predictions for every image of ``split`` that gets an answer, and facts about the run."""
     work = Path(work_dir) if work_dir else cache_home()
     rows = dataset.split(split)
-    crops = load_or_build_crops(rows, estimator.img_size, work, progress)  # crops only what it evaluates
+    crops = load_or_build_crops(rows, estimator.crop, work, progress)  # crops only what it evaluates
     detected = crops.detected_rows(rows)
     answered = rows[detected | dataset.chips].reset_index(drop=True)
     started = time.perf_counter()

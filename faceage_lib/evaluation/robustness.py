@@ -28,7 +28,7 @@ def predict_corrupted(rows: pd.DataFrame, estimator: AgeGenderEstimator, corrupt
     says which.
     """
     alter = None if corruption == CLEAN else (lambda image, index: corrupt(image, corruption, seed=index))
-    crops, detected = build_crops(list(rows["path"]), estimator.img_size, progress, alter)
+    crops, detected = build_crops(list(rows["path"]), estimator.crop, progress, alter)
     estimates = estimator.predict(crops, flip=flip)
     return rows.assign(pred_age=estimates.age, age_low=estimates.age_low, age_high=estimates.age_high,
                        p_female=estimates.p_female, face_detected=detected)

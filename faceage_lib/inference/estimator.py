@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import MAX_AGE
 from ..errors import ModelFileError
-from .modelfiles import MEASURED, img_size, verified_model
+from .modelfiles import MEASURED, crop_spec, verified_model
 from .runtime import TFLiteModel
 
 BATCH = 256
@@ -48,7 +48,8 @@ class AgeGenderEstimator:
         path, manifest = verified_model(model_dir)
         self.folder = path.parent
         self.manifest = manifest
-        self.img_size = img_size(manifest)
+        self.crop = crop_spec(manifest)  # the crop the model was trained on
+        self.img_size = self.crop.size
         self.interval_mass = float(manifest["interval_mass"])
         self.gender_min_confidence = float(manifest["gender_min_confidence"])
         self._model = TFLiteModel(path, num_threads)

@@ -2,11 +2,13 @@
 
 ``manifest.json`` is written by :mod:`faceage_lib.training.export` and checked before anything
 is loaded, so a missing, truncated, swapped or incompatible file fails with a clear
-:class:`ModelFileError` instead of a crash. Schema 2::
+:class:`ModelFileError` instead of a crash. Schema 3 (2, plus the crop as data)::
 
-    {"schema_version": 2,
+    {"schema_version": 3,
      "files": {"model.tflite": {"sha256": ..., "bytes": ...}, ...},
-     "input": {"shape": [null, S, S, 3], "dtype": "float32", "range": [0, 255], "crop": ...},
+     "input": {"shape": [null, S, S, 3], "dtype": "float32", "range": [0, 255],
+               "crop": {"function": "faceage_lib.inference.crop.crop_face", "scale": 1.0, "align": "eyes",
+                        "version": 1}},
      "output": {"shape": [null, 118], "age_probs": [0, 117], "p_female": 117},
      "interval_mass": ..., "gender_min_confidence": ..., ...}
 """
@@ -20,11 +22,12 @@ from pathlib import Path
 
 from ..config import MAX_AGE, model_dir as default_model_dir
 from ..errors import ModelFileError
+from .crop import CropSpec
 
 MANIFEST = "manifest.json"
 #: The model's figures measured on the test split (written by benchmarks/accuracy.py, listed in the manifest).
 MEASURED = "measured.json"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The settings loading needs, each with a check of its value.
 REQUIRED = {
     "interval_mass": lambda v: isinstance(v, (int, float)) and 0 < v < 1,
@@ -49,11 +52,12 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def model_io(img_size: int) -> dict:
-    """The ``input`` and ``output`` entries of a manifest for a model on ``img_size`` crops."""
+def model_io(crop: CropSpec | int) -> dict:
+    """The ``input`` and ``output`` entries of a manifest for a model on ``crop`` crops (an int: the size)."""
+    crop = CropSpec(crop) if isinstance(crop, int) else crop
     return {
-        "input": {"shape": [None, img_size, img_size, 3], "dtype": "float32", "range": [0, 255],
-                  "crop": "faceage_lib.inference.crop.crop_face (RGB, eyes level)"},
+        "input": {"shape": [None, crop.size, crop.size, 3], "dtype": "float32", "range": [0, 255],
+                  "crop": crop.to_manifest()},
         "output": {"shape": [None, MAX_AGE + 2], "age_probs": [0, MAX_AGE + 1], "p_female": MAX_AGE + 1},
     }
 
@@ -75,9 +79,9 @@ def check_manifest(manifest: dict, where: Path) -> dict:
     return manifest
 
 
-def img_size(manifest: dict) -> int:
-    """The side of the square crops the model takes."""
-    return int(manifest["input"]["shape"][1])
+def crop_spec(manifest: dict) -> CropSpec:
+    """The crop the model takes (:class:`ModelFileError` if this faceage cannot cut it)."""
+    return CropSpec.from_manifest(manifest["input"].get("crop"), int(manifest["input"]["shape"][1]))
 
 
 def verified_model(model_dir: str | os.PathLike | None = None, file: str = "model.tflite") -> tuple[Path, dict]:

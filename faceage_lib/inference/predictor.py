@@ -128,7 +128,7 @@ class Predictor:
         return sorted(self.detector.detect(photo, self.min_score), key=lambda f: f.box[0])
 
     def _crop(self, photo: np.ndarray, face: Face) -> np.ndarray:
-        return crop_face(photo, face, self.estimator.img_size)
+        return crop_face(photo, face, self.estimator.crop)
 
     def _batch(self, crops: list[np.ndarray]) -> np.ndarray:
         size = self.estimator.img_size

@@ -17,6 +17,7 @@ import pandas as pd
 from ..config import GENDER_THRESHOLD, INTERVAL_COVERAGE
 from ..data.corruptions import CORRUPTIONS, corrupt
 from ..data.crops import build_crops
+from ..inference.crop import CropSpec
 from ..inference.estimator import age_from_distribution
 
 #: Gender is shown only where val accuracy at that confidence or above is at least this.
@@ -49,10 +50,10 @@ def gender_min_confidence(p_female: np.ndarray, genders: np.ndarray,
     return round(float(ranked[meets[-1]]), 4)
 
 
-def calibrate(core, val_rows: pd.DataFrame, img_size: int, progress: bool = False) -> dict:
-    """Interval mass (clean + corrupted val) and gender threshold (clean val) for ``core``."""
-    clean = _crops_of(val_rows, img_size, progress)
-    corrupted = [_crops_of(val_rows, img_size, progress, name) for name in CORRUPTIONS]
+def calibrate(core, val_rows: pd.DataFrame, crop: CropSpec, progress: bool = False) -> dict:
+    """Interval mass (clean + corrupted val) and gender threshold (clean val) for ``core`` on ``crop`` crops."""
+    clean = _crops_of(val_rows, crop, progress)
+    corrupted = [_crops_of(val_rows, crop, progress, name) for name in CORRUPTIONS]
     outputs = [core.predict(crops, batch_size=512, verbose=0) for crops in [clean, *corrupted]]
     probs = np.concatenate([o["age_probs"] for o in outputs])
     ages = np.tile(val_rows["age"].to_numpy(), len(outputs))
@@ -68,7 +69,7 @@ def calibrate(core, val_rows: pd.DataFrame, img_size: int, progress: bool = Fals
                             "gender_uncertain_share_val": round(float(np.mean(confidence < threshold)), 4)}}
 
 
-def _crops_of(rows: pd.DataFrame, size: int, progress: bool, corruption: str | None = None) -> np.ndarray:
+def _crops_of(rows: pd.DataFrame, crop: CropSpec, progress: bool, corruption: str | None = None) -> np.ndarray:
     alter = (lambda image, index: corrupt(image, corruption, seed=index)) if corruption else None
-    crops, _ = build_crops(list(rows["path"]), size, progress, alter)
+    crops, _ = build_crops(list(rows["path"]), crop, progress, alter)
     return crops

@@ -21,6 +21,8 @@ class TrainConfig:
     """Everything that shapes a training run; each field is a ``faceage train`` option."""
 
     img_size: int = _option(64, "side of the square face crop the model sees, in pixels")
+    crop_scale: float = _option(1.0, "side of the crop relative to the detector's face box (recorded in the "
+                                     "model's manifest: inference cuts the same crop)")
     backbone: str = _option("compact", "the network under the age and gender heads", choices=tuple(BACKBONES))
     pretrained: bool = _option(False, "start from ImageNet weights (keras.applications backbones only)")
     init_from: str | None = _option(None, "start from the weights of this model.keras (same backbone and size; "
@@ -42,6 +44,8 @@ class TrainConfig:
     gender_weight: float = _option(1.0, "weight of the gender loss (rows without a gender label add none)")
     age_balance: float = _option(0.0, "weigh each crop by (share of its 5-year age band) ** -age_balance: 0 none, "
                                       "1 every band counts the same")
+    photo_weight: float = _option(1.0, "weight of a crop from a dataset of whole photos with real ages (e.g. "
+                                       "APPA-REAL), against 1 for a UTKFace chip")
     ema_decay: float = _option(0.999, "decay of the weight average that is validated and exported")
     ema_warmup: int = _option(10, "the average's decay at step t is min(ema_decay, (1 + t) / (ema_warmup + t))")
     val_batch_size: int = _option(512, "crops per step when validating")
@@ -49,6 +53,12 @@ class TrainConfig:
     mixed_precision: bool = _option(False, "bfloat16 compute with float32 weights")
     seed: int = _option(0, "seed of the weights, the shuffling and the augmentation")
     limit: int | None = _option(None, "train on at most this many images, for a quick try (default: all of them)")
+
+    def crop(self):
+        """The :class:`~faceage_lib.inference.crop.CropSpec` of this run's crops."""
+        from ..inference.crop import CropSpec
+
+        return CropSpec(self.img_size, self.crop_scale)
 
     def __post_init__(self):
         if self.backbone not in BACKBONES:

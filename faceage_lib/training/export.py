@@ -21,6 +21,7 @@ from ..config import cache_home
 from ..data.crops import load_or_build_crops
 from ..data.sources import load_datasets
 from ..errors import DatasetError, ModelFileError
+from ..inference.crop import CropSpec
 from ..inference.modelfiles import MANIFEST, MEASURED, SCHEMA_VERSION, model_io, sha256
 from ..inference.runtime import TFLiteModel
 
@@ -43,14 +44,14 @@ def export_run(run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os.Pa
     config = TrainConfig(**json.loads((run / "config.json").read_text()))
     datasets = load_datasets(data_dirs, work_dir)
     _, val_rows = run_rows(datasets, config)
-    crops = load_or_build_crops(val_rows, config.img_size, Path(work_dir) if work_dir else cache_home(), False)
+    crops = load_or_build_crops(val_rows, config.crop(), Path(work_dir) if work_dir else cache_home(), False)
     val_rows = usable_rows(val_rows, crops, datasets)
     previous = run / "manifest.json"
     training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
-    return export_best(run, val_rows, training)
+    return export_best(run, val_rows, training, config.crop())
 
 
-def export_best(out_dir: str | os.PathLike, val_rows, training: dict) -> Path:
+def export_best(out_dir: str | os.PathLike, val_rows, training: dict, crop: CropSpec) -> Path:
     """Calibrate the run's best checkpoint (``best.keras``) on the val rows and export it.
 
     The last step of :func:`~.fit.train`, callable again on a finished run (e.g. after a change to
@@ -61,13 +62,14 @@ def export_best(out_dir: str | os.PathLike, val_rows, training: dict) -> Path:
 
     out = Path(out_dir)
     core = load_keras_model(out / "best.keras")
-    export_model(core, out, training=training, **calibrate(core, val_rows, int(core.inputs[0].shape[1])))
+    export_model(core, out, training=training, crop=crop, **calibrate(core, val_rows, crop))
     return out
 
 
 def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_confidence: float = 0.5,
-                 training: dict | None = None, calibration: dict | None = None) -> Path:
-    """Write the Keras model (without optimizer state), its LiteRT conversion and the manifest."""
+                 training: dict | None = None, calibration: dict | None = None, crop: CropSpec | None = None) -> Path:
+    """Write the Keras model (without optimizer state), its LiteRT conversion and the manifest, which
+    records the ``crop`` the model takes (default: the standard crop at the model's input size)."""
     from .backend import keras
     from .model import inference_model
 
@@ -80,7 +82,7 @@ def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_co
     (out / "model.tflite").write_bytes(tflite_from_keras_file(out / "model.keras"))
     check_same_outputs(inference_model(bare), out / "model.tflite")
     settings = {
-        **model_io(int(model.inputs[0].shape[1])),
+        **model_io(crop or int(model.inputs[0].shape[1])),
         "interval_mass": interval_mass,
         "gender_min_confidence": gender_min_confidence,
         "calibration": calibration or {},

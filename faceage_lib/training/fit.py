@@ -48,7 +48,7 @@ def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig =
     datasets = load_datasets(data_dirs, work)
     train_rows, val_rows = run_rows(datasets, config)
     used = pd.concat([d.table for d in datasets]) if not config.limit else pd.concat([train_rows, val_rows])
-    crops = load_or_build_crops(used, config.img_size, work, progress=bool(verbose))  # a quick try crops only these
+    crops = load_or_build_crops(used, config.crop(), work, progress=bool(verbose))  # a quick try crops only these
     train_rows, val_rows = (usable_rows(rows, crops, datasets) for rows in (train_rows, val_rows))
     train_x, val_x = crops.rows(train_rows), crops.rows(val_rows)
 
@@ -77,7 +77,7 @@ def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig =
         keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
     ]
     started = time.time()
-    model.fit(train_x, targets(train_rows), sample_weight=age_balance_weights(train_rows["age"], config.age_balance),
+    model.fit(train_x, targets(train_rows), sample_weight=crop_weights(train_rows, datasets, config),
               batch_size=config.batch_size, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
     seconds = time.time() - started
 
@@ -85,7 +85,7 @@ def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig =
                 "datasets": {d.name: {"train": int((train_rows["source"] == d.name).sum()),
                                       "val": int((val_rows["source"] == d.name).sum())} for d in datasets},
                 "best_epoch": average.best_epoch, "backend": keras.backend.backend(), **asdict(config)}
-    return export_best(out, val_rows, training)
+    return export_best(out, val_rows, training, config.crop())
 
 
 def run_rows(datasets: Sequence[Dataset], config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -111,13 +111,17 @@ def targets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     return {"age_probs": ages, "age": ages, "gender": genders}
 
 
-def age_balance_weights(ages: pd.Series, balance: float, band: int = 5) -> np.ndarray | None:
-    """Per-crop weights ``share of its age band ** -balance``, mean 1 (``None`` when ``balance`` is 0)."""
-    if not balance:
+def crop_weights(rows: pd.DataFrame, datasets: Sequence[Dataset], config: TrainConfig,
+                 band: int = 5) -> np.ndarray | None:
+    """Per-crop weights, mean 1: ``photo_weight`` for crops of datasets of whole photos, times
+    ``share of the crop's age band ** -age_balance``; ``None`` when both leave every crop at 1."""
+    photos = {dataset.name for dataset in datasets if not dataset.chips}
+    weights = np.where(rows["source"].isin(photos), config.photo_weight, 1.0)
+    if config.age_balance:
+        bands = (rows["age"].to_numpy() // band).astype(int)
+        weights = weights * (np.bincount(bands)[bands] / len(bands)) ** -config.age_balance
+    if np.all(weights == weights[0]):
         return None
-    bands = (ages.to_numpy() // band).astype(int)
-    share = np.bincount(bands)[bands] / len(bands)
-    weights = share ** -balance
     return (weights / weights.mean()).astype(np.float32)
 
 

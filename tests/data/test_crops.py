@@ -12,7 +12,7 @@ from skimage import data as samples
 
 import faceage_lib.data.crops
 from faceage_lib.errors import DatasetError
-from faceage_lib.inference.crop import crop_face, eye_angle
+from faceage_lib.inference.crop import CropSpec, crop_face, eye_angle
 from faceage_lib.inference.detectors import Face
 from faceage_lib.inference.images import load_image
 
@@ -80,12 +80,13 @@ def test_crop_cache_made_under_another_key_is_rebuilt(tmp_path, astronaut, monke
     monkeypatch.setattr(crops, "build_crops", lambda *a, **k: built.append(1) or real_build(*a, **k))
     crops.load_or_build_crops(table, 32, tmp_path, progress=False)
     assert built == []
-    monkeypatch.setattr(crops, "CROP_VERSION", crops.CROP_VERSION + 1)
-    crops.load_or_build_crops(table, 32, tmp_path, progress=False)
+    crops.load_or_build_crops(table, CropSpec(32, version=CropSpec(32).version + 1), tmp_path, progress=False)
     assert built == [1]
+    crops.load_or_build_crops(table, CropSpec(32, scale=1.2), tmp_path, progress=False)
+    assert built == [1, 1]
     monkeypatch.setattr(type(crops.get_detector()), "version", "changed")
     crops.load_or_build_crops(table, 32, tmp_path, progress=False)
-    assert built == [1, 1]
+    assert built == [1, 1, 1]
 
 
 def test_a_packed_cache_travels_and_is_used_where_the_raw_one_is_missing(tmp_path, astronaut, monkeypatch):

@@ -127,3 +127,18 @@ def test_init_from_starts_at_those_weights_and_refuses_another_shape(tmp_path):
         np.testing.assert_array_equal(mine, theirs)
     with pytest.raises(ValueError, match="do not fit"):
         build_from_config(TrainConfig(img_size=32, width=8, init_from=str(tmp_path / "start.keras")))
+
+
+def test_crop_weights_weigh_photos_and_thin_age_bands():
+    import pandas as pd
+
+    from faceage_lib.data.dataset import Dataset
+    from faceage_lib.training.fit import crop_weights
+
+    rows = pd.DataFrame({"source": ["utkface"] * 3 + ["appa-real"], "age": [20, 21, 22, 60]})
+    datasets = [Dataset("utkface", None, rows, 3, chips=True), Dataset("appa-real", None, rows, 1)]
+    assert crop_weights(rows, datasets, TrainConfig()) is None
+    photos = crop_weights(rows, datasets, TrainConfig(photo_weight=3))
+    np.testing.assert_allclose(photos, [2 / 3, 2 / 3, 2 / 3, 2], rtol=1e-6)  # 1, 1, 1, 3 scaled to mean 1
+    balanced = crop_weights(rows, datasets, TrainConfig(age_balance=1))
+    assert balanced[3] == pytest.approx(3 * balanced[0])  # the 60-64 band holds a third as many crops
