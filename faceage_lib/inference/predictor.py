@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -81,6 +81,13 @@ class Analysis:
     faces: list[FaceResult]  # boxes in pixels of the original photo
     crops: np.ndarray  # (N, size, size, 3) uint8, the model's inputs, in the order of ``faces``
     scale: float = 1.0  # pixels of the original photo per pixel of ``image``
+
+    def on_image(self, faces: Sequence[FaceResult] | None = None) -> list[FaceResult]:
+        """``faces`` (by default this photo's) with their boxes in pixels of :attr:`image`, to draw on it."""
+        faces = self.faces if faces is None else faces
+        if self.scale == 1:
+            return list(faces)
+        return [replace(face, box=tuple(round(v / self.scale) for v in face.box)) for face in faces]
 
 
 class Predictor:
