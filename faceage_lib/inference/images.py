@@ -3,7 +3,8 @@
 Only the photo formats people have are read (:data:`PHOTO_FORMATS`; never PostScript or PDF, which
 Pillow renders with Ghostscript). The work of decoding is bounded before it starts: the pixel count
 and aspect ratio from the header, and a JPEG's number of scans from its markers. A large JPEG can be
-decoded at a reduced size (:func:`open_photo`'s ``min_pixels``), which cuts its memory by 4 or more.
+decoded at a reduced size (:func:`open_photo`'s ``min_pixels``), which cuts its memory by 4 or more;
+other formats are shrunk as soon as they are decoded.
 EXIF orientation is applied and every PIL colour mode converted (grayscale, RGBA, palette, 16-bit,
 CMYK); an animated GIF or a multi-page TIFF gives its first frame. Every failure raises :class:`ImageError`.
 """
@@ -30,9 +31,9 @@ MAX_PIXELS = 64_000_000
 #: 62 KB PNG, but no photo; a wide panorama is about 8:1).
 MAX_ASPECT = 20
 #: Most scans (SOS markers) a JPEG may hold. Encoders write 1 (baseline) to about 10 (progressive),
-#: plus one per embedded thumbnail; each scan costs a pass over the whole photo (3.5 ms at 64 MP), so
-#: a small file with 20,000 empty scans would take minutes.
-MAX_JPEG_SCANS = 100
+#: plus one per embedded thumbnail; each scan costs a pass over the whole photo (up to 40 ms at 64 MP
+#: here), so a 2 MB file of 20,000 scans would take minutes.
+MAX_JPEG_SCANS = 50
 #: Pillow's names of the formats read: the photos people have ("JPEG" includes MPO, a camera's
 #: multi-picture JPEG). HEIF and AVIF only where Pillow (or a plugin such as pillow-heif) reads them.
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
@@ -67,7 +68,8 @@ def load_image(source: ImageSource) -> np.ndarray:
 
 def open_photo(source: ImageSource, min_pixels: int | None = None) -> PendingPhoto:
     """Read and check ``source``'s header. With ``min_pixels``, a JPEG file of more than 4 times that
-    many pixels is decoded at 1/2, 1/4 or 1/8 of its sides, keeping at least ``min_pixels``."""
+    many pixels is decoded at 1/2, 1/4 or 1/8 of its sides, keeping at least ``min_pixels``, and any
+    other photo that large is shrunk by a whole factor once decoded (the decoded photo's ``scale``)."""
     if isinstance(source, np.ndarray):
         return PendingPhoto(source.size // (source.shape[2] if source.ndim == 3 else 1),
                             lambda: Photo(_array_to_rgb(source)))
@@ -104,7 +106,7 @@ def _open(data: bytes, name: str, min_pixels: int | None) -> PendingPhoto:
 
 def _pending(image: Image.Image, name: str, min_pixels: int | None) -> PendingPhoto:
     _check_size(image.width, image.height, name)
-    width = image.width
+    side = max(image.size)
     if min_pixels and image.format in ("JPEG", "MPO") and image.width * image.height > 4 * min_pixels:
         shrink = math.sqrt(min_pixels / (image.width * image.height))
         with _decoding(name):
@@ -113,7 +115,8 @@ def _pending(image: Image.Image, name: str, min_pixels: int | None) -> PendingPh
     def decode() -> Photo:
         with _decoding(name):
             image.load()
-            return Photo(_pil_to_rgb(image), width / image.width)
+            pixels = _pil_to_rgb(image, min_pixels)
+            return Photo(pixels, side / max(pixels.shape[:2]))  # the longest side: EXIF may have turned it
 
     return PendingPhoto(image.width * image.height, decode)
 
@@ -152,8 +155,10 @@ def _check_size(width: int, height: int, name: str) -> None:
         )
 
 
-def _pil_to_rgb(image: Image.Image) -> np.ndarray:
-    """Apply EXIF rotation and convert any mode to 8-bit RGB (transparency onto white)."""
+def _pil_to_rgb(image: Image.Image, min_pixels: int | None = None) -> np.ndarray:
+    """Apply EXIF rotation and convert any mode to 8-bit RGB (transparency onto white); with
+    ``min_pixels``, shrink by a whole factor (a box filter) while keeping at least that many pixels,
+    as draft mode does for a JPEG while decoding."""
     _check_size(image.width, image.height, "the image")
     try:
         image = ImageOps.exif_transpose(image)
@@ -167,8 +172,12 @@ def _pil_to_rgb(image: Image.Image) -> np.ndarray:
         background = Image.new("RGB", image.size, (255, 255, 255))
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         image = background
+    image = image.convert("RGB")
+    factor = math.isqrt(image.width * image.height // min_pixels) if min_pixels else 1
+    if factor >= 2:
+        image = image.reduce(factor)
     # np.array, not np.asarray: Pillow's array view is read-only, and callers draw on the result.
-    return np.array(image.convert("RGB"), dtype=np.uint8, order="C")
+    return np.array(image, dtype=np.uint8, order="C")
 
 
 def _array_to_rgb(array: np.ndarray) -> np.ndarray:

@@ -96,7 +96,18 @@ def test_a_large_jpeg_is_decoded_at_a_reduced_size():
     assert photo.pixels.shape == (300, 400, 3) and photo.scale == 4
     assert open_photo(data, min_pixels=400_000).size == 800 * 600
     assert open_photo(data, min_pixels=500_000).size == 1600 * 1200  # not 4 times as many: as it is
-    assert open_photo(_encode(_photo(1600, 1200), "PNG"), min_pixels=100_000).size == 1600 * 1200  # JPEG only
+    png = open_photo(_encode(_photo(1600, 1200), "PNG"), min_pixels=100_000)
+    assert png.size == 1600 * 1200  # decoded whole: draft mode is JPEG's ...
+    photo = png.decode()
+    assert photo.pixels.shape == (300, 400, 3) and photo.scale == 4  # ... then shrunk at once
+
+
+def test_a_reduced_exif_rotated_photo_keeps_its_scale():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned 90 degrees
+    data = _encode(_photo(1600, 1200), "JPEG", exif=exif.tobytes())
+    photo = open_photo(data, min_pixels=100_000).decode()
+    assert photo.pixels.shape == (400, 300, 3) and photo.scale == 4
 
 
 def test_a_pil_image_of_the_caller_is_not_drafted():
