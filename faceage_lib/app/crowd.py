@@ -117,7 +117,8 @@ def _note_row(name: str, note: str) -> list:
 # --------------------------------------------------------------------------- reading files
 
 
-def read_photos(paths: Iterable[str | os.PathLike], max_file_size: int, budget: Budget | None = None) -> Iterator[Photo]:
+def read_photos(paths: Iterable[str | os.PathLike], max_file_size: int,
+                budget: Budget | None = None) -> Iterator[Photo]:
     """Each photo in ``paths``, archives opened in memory, within one :class:`Budget`."""
     budget = budget or Budget.full()
     for path in paths:

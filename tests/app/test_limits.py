@@ -36,7 +36,8 @@ def demo(tiny_model_dir, tmp_path_factory):
 
 
 def _request(host: str, forwarded: str = ""):
-    return SimpleNamespace(client=SimpleNamespace(host=host), headers={"x-forwarded-for": forwarded} if forwarded else {})
+    headers = {"x-forwarded-for": forwarded} if forwarded else {}
+    return SimpleNamespace(client=SimpleNamespace(host=host), headers=headers)
 
 
 def _queue(waiting: dict[str, list], running: list):

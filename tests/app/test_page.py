@@ -412,7 +412,8 @@ def test_app_concurrent_identical_photos_get_whole_images(server, photo_files, m
     apps = [client(url, f"10.0.1.{i}") for i in range(10)]
 
     def analyze_and_download(i) -> bytes:
-        annotated, table, _, _, _ = apps[i % 10].predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")
+        photo = handle_file(str(photo_files["astronaut"]))
+        annotated, table, _, _, _ = apps[i % 10].predict(photo, api_name="/analyze")
         assert len(table["data"]) == 1
         response = httpx.get(annotated["url"], timeout=60)  # raises on a body shorter than announced
         response.raise_for_status()
