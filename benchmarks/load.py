@@ -56,7 +56,7 @@ from PIL import Image
 RESULTS = Path(__file__).resolve().parent / "results"
 SAME_PHOTO, DIFFERENT_PHOTOS, FEEDBACKS, BURST_EXTRA = 50, 50, 100, 40
 #: The abuse scenarios' sizes: Many-photos requests of one tiny GIF, photos sent by one client,
-#: GIFs of 8000 x 8000 in one zip, WebPs of 8000 x 8000 at once, 25 MB uploads with no action.
+#: GIFs of 8000 x 8000 in one zip, WebPs of 6000 x 4000 at once, 25 MB uploads with no action.
 CROWD_FLOOD, GREEDY_CLIENT, ZIP_GIFS, BIG_WEBPS, UPLOADS_25MB = 130, 40, 100, 4, 48
 TIME_BOUND_S = 120.0
 THANKS = re.compile(r"Thank you: feedback #(\d+) for face 1 was stored\.")
@@ -231,8 +231,8 @@ async def call(client: httpx.AsyncClient, fn_index: int, data: list, session: st
     body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
     joined = await client.post("gradio_api/queue/join", json=body,
                                headers={"X-Forwarded-For": who or address(session)})
-    if joined.status_code == 503 and "queue is full" in joined.text.lower():
-        raise Failure("queue full", joined.json().get("detail", joined.text))
+    if joined.status_code == 503:  # the queue, a lane or the per-client limit is full
+        raise Failure("refused (503)", joined.json().get("detail", joined.text))
     if joined.status_code != 200:
         raise Failure(f"join HTTP {joined.status_code}", joined.text)
     event_id = joined.json()["event_id"]
@@ -381,8 +381,14 @@ async def feedbacks(client: httpx.AsyncClient, app: App, photo: Photo, count: in
 
 async def prepare_sessions(client: httpx.AsyncClient, fn_index: int, uploaded: dict, sessions: list[str],
                            bound: float) -> None:
-    """Analyse the photo in each session, so that its state holds the face; raises if one fails."""
-    outcomes, _ = await all_at_once([call(client, fn_index, [uploaded], session) for session in sessions], bound)
+    """Analyse the photo in each session, so that its state holds the face; raises if one fails.
+    They go in groups the Photo lane holds."""
+    from faceage_lib.app.admission import LANES
+
+    outcomes, group = [], LANES["photo"].waiting
+    for first in range(0, len(sessions), group):
+        requests = [call(client, fn_index, [uploaded], session) for session in sessions[first:first + group]]
+        outcomes += (await all_at_once(requests, bound))[0]
     failed = [outcome for outcome in outcomes if outcome is None or outcome.error]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(sessions)} sessions could not analyse the photo "
@@ -483,7 +489,7 @@ async def abuses(client: httpx.AsyncClient, app: App, normal: Photo, scale: floa
     greedy, normal_data = address("ffffff"), await upload(client, normal)
     gifs = _zip({f"{i}.gif": _encoded(Image.new("P", (8000, 8000)), "GIF") for i in range(_scaled(ZIP_GIFS, scale))})
     huge_gifs = await upload_bytes(client, "gifs.zip", gifs)
-    webp = _encoded(Image.new("RGB", (8000, 8000), (90, 100, 110)), "WEBP", quality=50)
+    webp = _encoded(Image.new("RGB", (6000, 4000), (90, 100, 110)), "WEBP", quality=50)  # WebP's limit
     webps = [await upload_bytes(client, f"big{i}.webp", webp) for i in range(BIG_WEBPS)]
     bomb = scan_bomb()
     flood = _scaled(CROWD_FLOOD, scale)
@@ -499,7 +505,7 @@ async def abuses(client: httpx.AsyncClient, app: App, normal: Photo, scale: floa
                       refused_photo(client, app, "loop2.jpg", LOOPING_EPS)], normal, bound, delay=0.2),
         await abused(client, app, f"a zip of {_scaled(ZIP_GIFS, scale)} GIFs of 8000x8000 ({len(gifs) // 1024} KB) "
                      "to Many photos", [crowd(client, app, [huge_gifs])], normal, bound),
-        await abused(client, app, f"{BIG_WEBPS} WebPs of 8000x8000 ({len(webp) // 1024} KB) to Many photos at once",
+        await abused(client, app, f"{BIG_WEBPS} WebPs of 6000x4000 ({len(webp) // 1024} KB) to Many photos at once",
                      [crowd(client, app, [file]) for file in webps], normal, bound),
         await upload_flood(client, app, normal, _scaled(UPLOADS_25MB, scale), bound),
     ]

@@ -119,6 +119,8 @@ def make_cases(folder: Path) -> dict[str, Path]:
         "PNG of 13000x13000 (169 MP) header": ("big.png", _png_header(13_000, 13_000, 500)),
         "8000x8000 WebP (64 MP)": ("big.webp", _encoded(Image.new("RGB", (8000, 8000), (90, 100, 110)), "WEBP",
                                                        quality=50)),
+        "6000x4000 WebP (24 MP, the WebP limit)": ("limit.webp", _encoded(_astronaut_in(6000, 4000), "WEBP",
+                                                                          quality=80)),
         "8000x8000 GIF (64 MP)": ("big.gif", _encoded(Image.new("P", (8000, 8000), 3), "GIF")),
     }
     paths = {}

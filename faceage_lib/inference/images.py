@@ -38,6 +38,9 @@ MAX_JPEG_SCANS = 50
 #: multi-picture JPEG). HEIF and AVIF only where Pillow (or a plugin such as pillow-heif) reads them.
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 OPTIONAL_FORMATS = ("AVIF", "HEIF")
+#: Formats whose decoders need far more memory per pixel, with a lower limit: libwebp's decoder keeps
+#: two RGBA canvases besides the picture, so a 64 MP WebP took 1.2 GB (a 24 MP one about 0.45 GB).
+FORMAT_MAX_PIXELS = {"WEBP": 24_000_000}
 #: File extensions treated as images when walking folders.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 
@@ -105,7 +108,7 @@ def _open(data: bytes, name: str, min_pixels: int | None) -> PendingPhoto:
 
 
 def _pending(image: Image.Image, name: str, min_pixels: int | None) -> PendingPhoto:
-    _check_size(image.width, image.height, name)
+    _check_size(image.width, image.height, name, image.format)
     side = max(image.size)
     if min_pixels and image.format in ("JPEG", "MPO") and image.width * image.height > 4 * min_pixels:
         shrink = math.sqrt(min_pixels / (image.width * image.height))
@@ -141,11 +144,11 @@ def _decoding(name: str) -> Iterator[None]:
         raise ImageError(f"{name} is damaged and cannot be decoded ({type(exc).__name__})") from None
 
 
-def _check_size(width: int, height: int, name: str) -> None:
-    if width * height > MAX_PIXELS:
-        raise ImageError(
-            f"{name} is {width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels"
-        )
+def _check_size(width: int, height: int, name: str, image_format: str | None = None) -> None:
+    limit = FORMAT_MAX_PIXELS.get(image_format, MAX_PIXELS)
+    if width * height > limit:
+        kind = f" for a {image_format} file" if limit != MAX_PIXELS else ""
+        raise ImageError(f"{name} is {width}x{height} pixels; the limit{kind} is {limit // 1_000_000} megapixels")
     if width < 1 or height < 1:
         raise ImageError(f"{name} has no pixels")
     if max(width, height) > MAX_ASPECT * min(width, height):

@@ -61,6 +61,14 @@ def test_photo_formats_are_read(fmt):
     assert load_image(_encode(_photo(), fmt)).shape == (48, 64, 3)
 
 
+def test_a_webp_has_a_lower_pixel_limit():
+    """libwebp keeps two RGBA canvases: a 64 MP WebP took 1.2 GB to decode."""
+    data = _encode(Image.new("RGB", (6000, 5000), (90, 100, 110)), "WEBP", quality=10)
+    with pytest.raises(ImageError, match="6000x5000 pixels; the limit for a WEBP file is 24 megapixels"):
+        open_photo(data)
+    assert open_photo(_encode(Image.new("RGB", (6000, 4000)), "WEBP", quality=10)).size == 24_000_000
+
+
 def test_an_ico_of_81_megapixels_is_not_decoded():
     """An ICO's frames were decoded before the size check; ICO is no photo format now."""
     data = _encode(Image.new("RGB", (256, 256)), "ICO", sizes=[(256, 256)])

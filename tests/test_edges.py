@@ -1,5 +1,5 @@
-"""The feedback store's edges (issue 17): huge ids and ages give plain answers, and what a web user is
-told names no file, folder or host of the server."""
+"""Edges of the feedback store and the command line (issue 17): huge ids and ages give plain answers, what a web
+user is told names no file, folder or host of the server, and no file name can forge a line of output."""
 
 from __future__ import annotations
 
@@ -58,3 +58,10 @@ def test_an_unknown_database_fault_is_not_quoted_to_users(store, monkeypatch):
     with pytest.raises(StoreError) as caught:
         store.delete(1)
     assert "db.internal" in str(caught.value) and "db.internal" not in caught.value.reason
+
+
+
+def test_a_file_name_with_line_breaks_cannot_forge_error_lines(tmp_path, capsys):
+    assert main(["data", "--data-dir", str(tmp_path / "missing\nfaceage: all photos read")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing\\nfaceage: all photos read" in err
