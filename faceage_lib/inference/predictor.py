@@ -28,7 +28,8 @@ UNCERTAIN = "uncertain"
 #: level never needs more (see :data:`~.detectors.blazeface.MAX_LEVEL_PIXELS`), and the smallest face
 #: it finds there still spans 40 px or more, near the model's 64 px crop.
 DECODE_PIXELS = 12_000_000
-#: Decoded pixels held at once by all the predictors of a process (about 1.5 GB of decoding work).
+#: Decoded pixels held at once by all the predictors of a process: two of the largest photos and a
+#: few normal ones (a 64 MP PNG or GIF takes 0.4-0.8 GB to decode and search; a drafted JPEG, 16 MP).
 DECODING_BUDGET = PixelBudget(160_000_000)
 
 
