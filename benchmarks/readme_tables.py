@@ -44,9 +44,10 @@ def load_table(result: dict) -> str:
 
 
 def _short(answer: str) -> str:
-    """The answer without the file's name and the details a table has no room for."""
-    answer = re.sub(r"^ImageError: \S+ ", "`ImageError`: ", answer)
-    return answer.split("; ")[0].replace("|", "\\|")
+    """The answer without the file's name, and for faces only their number."""
+    if answer.startswith("ImageError: "):
+        return re.sub(r"^ImageError: \S+ ", "`ImageError`: ", answer).replace("|", "\\|")
+    return answer.split("; ")[0]
 
 
 def tables() -> dict[str, str]:
@@ -58,10 +59,10 @@ def tables() -> dict[str, str]:
 def with_tables(readme: str, made: dict[str, str]) -> str:
     """``readme`` with each marked table replaced by ``made``'s."""
     for name, table in made.items():
-        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(\n<!-- {name}:end -->)", re.S)
+        pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
         if not pattern.search(readme):
             raise SystemExit(f"README.md has no <!-- {name}:begin --> ... <!-- {name}:end --> block")
-        readme = pattern.sub(lambda m: m[1] + table + m[2], readme)
+        readme = pattern.sub(lambda m: m[1] + table + "\n" + m[2], readme)
     return readme
 
 

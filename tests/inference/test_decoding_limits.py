@@ -176,12 +176,23 @@ def test_a_decoder_bug_becomes_an_image_error(monkeypatch):
         load_image(_encode(_photo(), "PNG"))
 
 
-def test_decoding_from_threads_leaves_the_warning_filters_alone():
-    before = list(warnings.filters)
+def test_decoding_from_threads_leaves_the_warning_filters_alone(monkeypatch):
+    """``warnings.catch_warnings`` is not thread-safe: decoding must not touch the process's filters."""
+    from PIL import ImageFile
+
+    before, seen = list(warnings.filters), []
+    original = ImageFile.ImageFile.load
+
+    def spy(self):
+        seen.append(list(warnings.filters))
+        return original(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy)
     data = _encode(_photo(), "PNG")
     threads = [threading.Thread(target=load_image, args=(data,)) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert seen and all(filters == before for filters in seen)
     assert warnings.filters == before
