@@ -8,6 +8,7 @@ import base64
 import binascii
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -71,8 +72,9 @@ def upload_folder() -> Path:
 
 
 class UploadSweeper:
-    """Deletes every file of ``folder`` older than ``max_age_s``, then the oldest while the folder
-    holds more than ``max_bytes``; :meth:`start` sweeps now and then every ``every_s`` seconds."""
+    """Deletes every file of ``folder``'s cache folders (Gradio's and faceage's: hex names) older than
+    ``max_age_s``, then the oldest while they hold more than ``max_bytes``; :meth:`start` sweeps now
+    and then every ``every_s`` seconds. Anything else in ``folder`` is left alone."""
 
     def __init__(self, folder: Path, max_age_s: float = CACHE_MAX_AGE_S, max_bytes: int = MAX_STORE_BYTES,
                  every_s: float = SWEEP_EVERY_S):
@@ -81,7 +83,7 @@ class UploadSweeper:
     def sweep(self) -> int:
         """One pass; returns the number of files deleted."""
         files = []
-        for path in self.folder.rglob("*") if self.folder.is_dir() else ():
+        for path in (path for folder in self._cache_folders() for path in folder.rglob("*")):
             try:
                 if path.is_file() and not path.is_symlink():
                     stat = path.stat()
@@ -114,8 +116,16 @@ class UploadSweeper:
             except Exception:  # the sweeper must outlive any one bad pass
                 log.exception("sweeping the upload store failed")
 
+    def _cache_folders(self) -> list[Path]:
+        """The folders Gradio (a SHA-256) and faceage (a UUID) name after what they hold."""
+        try:
+            return [p for p in self.folder.iterdir() if p.is_dir() and re.fullmatch(r"[0-9a-f]{32,64}", p.name)]
+        except OSError:  # no folder yet
+            return []
+
     def _remove_empty_folders(self) -> None:
-        folders = sorted((p for p in self.folder.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+        inner = [p for folder in self._cache_folders() for p in folder.rglob("*") if p.is_dir()]
+        folders = sorted(inner + self._cache_folders(), key=lambda p: len(p.parts), reverse=True)
         for folder in folders:
             try:
                 if time.time() - folder.stat().st_mtime > self.every_s:

@@ -176,17 +176,18 @@ def _file(path, size: int, age_s: float):
 
 
 def test_the_sweeper_deletes_old_files_and_keeps_the_store_within_its_size(tmp_path):
-    old = _file(tmp_path / "a" / "old.jpg", 10, age_s=4000)
-    older_young = _file(tmp_path / "b" / "young1.jpg", 600, age_s=100)
-    young = _file(tmp_path / "c" / "young2.jpg", 600, age_s=10)
+    old = _file(tmp_path / ("a" * 32) / "old.jpg", 10, age_s=4000)
+    older_young = _file(tmp_path / ("b" * 64) / "young1.jpg", 600, age_s=100)
+    young = _file(tmp_path / ("c" * 32) / "young2.jpg", 600, age_s=10)
+    other = _file(tmp_path / "notes" / "old.txt", 10, age_s=9000)  # not a cache folder: left alone
     sweeper = uploads.UploadSweeper(tmp_path, max_age_s=3000, max_bytes=1000, every_s=0)
     assert sweeper.sweep() == 2
-    assert not old.exists() and not older_young.exists() and young.exists()
-    assert not (tmp_path / "a").exists()  # empty folders go too
+    assert not old.exists() and not older_young.exists() and young.exists() and other.exists()
+    assert not (tmp_path / ("a" * 32)).exists()  # empty folders go too
 
 
 def test_what_an_earlier_run_left_is_swept_at_start_up(tiny_model_dir, tmp_path, monkeypatch):
-    left = _file(tmp_path / "uploads" / "f00" / "photo.jpg", 10, age_s=uploads.CACHE_MAX_AGE_S + 60)
+    left = _file(tmp_path / "uploads" / ("f0" * 16) / "photo.jpg", 10, age_s=uploads.CACHE_MAX_AGE_S + 60)
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
     build_app(tiny_model_dir, FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}"))
     assert not left.exists()
