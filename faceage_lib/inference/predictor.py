@@ -129,24 +129,25 @@ class Predictor:
 
     def predict_many(self, images: Iterable[ImageSource]) -> list[list[FaceResult]]:
         """Like :meth:`predict` for many photos, with all their faces in batched model calls."""
-        photos = [Photo(load_image(image)) for image in images]
-        found = [self._faces(photo.pixels) for photo in photos]
-        crops = [self._crop(photo.pixels, face) for photo, faces in zip(photos, found) for face in faces]
-        return self._results(found, photos, self._batch(crops))
+        located = [self._located(image) for image in images]
+        batch = self._batch([crop for _, _, crops in located for crop in crops])
+        return self._results([faces for _, faces, _ in located], [photo for photo, _, _ in located], batch)
 
     def analyze(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> Analysis:
-        """The upright photo, its faces and their crops (``boxes`` as in :meth:`predict`).
+        """The upright photo, its faces and their crops (``boxes`` as in :meth:`predict`)."""
+        photo, faces, crops = self._located(image, boxes)
+        batch = self._batch(crops)
+        return Analysis(photo.pixels, self._results([faces], [photo], batch)[0], batch, photo.scale)
 
-        The photo is decoded within the process's :data:`DECODING_BUDGET`, a large JPEG at a reduced
-        size (:data:`DECODE_PIXELS`); boxes, given or found, are in pixels of the original photo.
-        """
+    def _located(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> tuple[Photo, list[Face], list]:
+        """The decoded photo, its faces (found, or ``boxes``) and their crops. The photo is decoded
+        within the process's :data:`DECODING_BUDGET`, a large one at a reduced size (:data:`DECODE_PIXELS`);
+        boxes, given or found, are in pixels of the original photo."""
         pending = open_photo(image, DECODE_PIXELS)
         with DECODING_BUDGET.hold(pending.size):
             photo = pending.decode()
             faces = self._faces(photo.pixels) if boxes is None else _given_faces(boxes, photo)
-            batch = self._batch([self._crop(photo.pixels, face) for face in faces])
-            results = self._results([faces], [photo], batch)[0]
-        return Analysis(photo.pixels, results, batch, photo.scale)
+            return photo, faces, [self._crop(photo.pixels, face) for face in faces]
 
     def _faces(self, photo: np.ndarray) -> list[Face]:
         return sorted(self.detector.detect(photo, self.min_score), key=lambda f: f.box[0])

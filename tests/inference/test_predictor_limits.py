@@ -31,6 +31,7 @@ def test_a_large_jpeg_gives_boxes_in_its_own_pixels(predictor, astronaut, monkey
     assert len(analysis.faces) == len(expected) == 1
     np.testing.assert_allclose(analysis.faces[0].box, expected[0].box, atol=24)
     assert abs(analysis.faces[0].age - expected[0].age) < 5
+    assert predictor.predict_many([_jpeg(big)]) == [analysis.faces]  # the same decoding, batched
 
 
 def test_boxes_outside_the_photo_are_refused_and_boxes_across_its_edge_kept(predictor, astronaut):
