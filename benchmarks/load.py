@@ -1,4 +1,5 @@
-"""The running app under load: concurrent predictions, concurrent feedback, and a burst past the queue.
+"""The running app under load and abuse: concurrent predictions and feedback, a burst past the queue, and
+the hostile requests of issue 17, each with a normal photo sent meanwhile by another user.
 
     python benchmarks/load.py                    # writes benchmarks/results/load.json and load.md
     python benchmarks/load.py --count-scale 0.2  # a quick try with fewer requests
@@ -6,14 +7,20 @@
 The app is built on the shipped model and served in this process on a free localhost port, with a
 temporary ``FACEAGE_HOME``, Gradio cache and feedback database. Requests speak Gradio's own queue
 protocol over HTTP (upload, ``queue/join``, the ``queue/data`` event stream), each from a session
-of its own, as separate browsers would. Scenarios, each started all at once and given a time bound:
+of its own and from an address of its own (``X-Forwarded-For``, trusted here with
+``FACEAGE_TRUST_FORWARDED=1``), as separate browsers would. Scenarios, each started all at once and
+given a time bound:
 
 1. the same photo, predicted by many users at once;
 2. as many different photos (the public-domain astronaut of ``skimage.data``, resized, shifted and
    recoloured), each at once;
 3. feedback with consent from as many users, each after an ``/analyze`` of its own session; each
    submission carries a distinct true age, so the store's rows show what was lost or duplicated;
-4. a burst of ``MAX_QUEUE + 40`` predictions, more than the queue and its workers hold.
+4. a burst of predictions past the Photo lane's waiting budget and workers;
+5. abuse (:data:`ABUSES`): a flood of Many-photos requests, one client sending many photos, costly
+   files, a zip of huge GIFs, large WebPs at once, and a gigabyte of uploads with no action. While
+   each runs, another user sends a normal photo: its latency and answer are recorded, and so is the
+   process's peak memory during the scenario (VmHWM, reset before it).
 
 A prediction is *answered* when its message, table and annotated image (downloaded and decoded
 whole) equal what ``analyze_photo`` gives for that photo in-process; a feedback submission when the
@@ -48,6 +55,9 @@ from PIL import Image
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SAME_PHOTO, DIFFERENT_PHOTOS, FEEDBACKS, BURST_EXTRA = 50, 50, 100, 40
+#: The abuse scenarios' sizes: Many-photos requests of one tiny GIF, photos sent by one client,
+#: GIFs of 8000 x 8000 in one zip, WebPs of 6000 x 4000 at once, 25 MB uploads with no action.
+CROWD_FLOOD, GREEDY_CLIENT, ZIP_GIFS, BIG_WEBPS, UPLOADS_25MB = 130, 40, 100, 4, 48
 TIME_BOUND_S = 120.0
 THANKS = re.compile(r"Thank you: feedback #(\d+) for face 1 was stored\.")
 
@@ -95,6 +105,9 @@ class Report:
     latencies: list[float] = field(default_factory=list)
     slowest_failure_s: float | None = None
     wall_s: float = 0.0
+    normal_photo: Outcome | None = None  # another user's photo, sent while an abuse runs
+    peak_rss_mb: int | None = None
+    note: str = ""
 
     def to_dict(self) -> dict:
         """Plain JSON types, with the latency percentiles of the answered requests."""
@@ -105,7 +118,15 @@ class Report:
                 "errors": dict(self.errors), "error_examples": self.examples, "lost": self.lost,
                 "stored": self.stored, "duplicated": self.duplicated, "latency_s": latency,
                 "slowest_failure_s": None if self.slowest_failure_s is None else round(self.slowest_failure_s, 3),
-                "wall_s": round(self.wall_s, 2)}
+                "wall_s": round(self.wall_s, 2), "normal_photo": _normal(self.normal_photo),
+                "peak_rss_mb": self.peak_rss_mb, "note": self.note}
+
+
+def _normal(outcome: Outcome | None) -> dict | None:
+    if outcome is None:
+        return None
+    return {"seconds": round(outcome.seconds, 3), "answered": outcome.error is None,
+            "error": outcome.error.detail or outcome.error.kind if outcome.error else None}
 
 
 # --------------------------------------------------------------------------- the photos
@@ -170,7 +191,7 @@ class App:
 
 def launch_app(home: Path) -> App:
     """The app on the shipped model, its feedback database in ``home``, on a free localhost port."""
-    from faceage_lib.app import page
+    from faceage_lib.app import admission, page
     from faceage_lib.feedback import FeedbackStore
 
     store = FeedbackStore(f"sqlite:///{home / 'feedback.db'}")
@@ -178,7 +199,8 @@ def launch_app(home: Path) -> App:
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
                             quiet=True, **page.LAUNCH_OPTIONS)
     functions = {fn.api_name: fn._id for fn in demo.fns.values() if fn.api_name}
-    return App(demo, url, store, functions, page.MAX_QUEUE, page.CONCURRENCY_LIMIT)
+    photo_lane = admission.LANES["photo"]
+    return App(demo, url, store, functions, photo_lane.waiting, photo_lane.concurrency)
 
 
 # --------------------------------------------------------------------------- Gradio's protocol
@@ -186,18 +208,31 @@ def launch_app(home: Path) -> App:
 
 async def upload(client: httpx.AsyncClient, photo: Photo) -> dict:
     """The FileData of ``photo`` uploaded to the app."""
-    response = await client.post("gradio_api/upload", files=[("files", (photo.name, photo.data, "image/png"))])
+    return await upload_bytes(client, photo.name, photo.data)
+
+
+async def upload_bytes(client: httpx.AsyncClient, name: str, data: bytes) -> dict:
+    """The FileData of a file ``name`` holding ``data``, uploaded to the app."""
+    response = await client.post("gradio_api/upload", files=[("files", (name, data, "application/octet-stream"))])
     if response.status_code != 200:
         raise Failure(f"upload HTTP {response.status_code}", response.text)
-    return {"path": response.json()[0], "orig_name": photo.name, "meta": {"_type": "gradio.FileData"}}
+    return {"path": response.json()[0], "orig_name": name, "meta": {"_type": "gradio.FileData"}}
 
 
-async def call(client: httpx.AsyncClient, fn_index: int, data: list, session: str) -> list:
-    """Join the queue with ``data`` and wait for the event's outputs on the session's stream."""
+def address(session: str) -> str:
+    """The address a session's user sends from: one of its own, made from the session's id."""
+    return "10." + ".".join(str(int(session[i:i + 2], 16)) for i in (0, 2, 4))
+
+
+async def call(client: httpx.AsyncClient, fn_index: int, data: list, session: str, who: str | None = None) -> list:
+    """Join the queue with ``data`` and wait for the event's outputs on the session's stream.
+
+    ``who``: the sender's address (by default one of the session's own)."""
     body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
-    joined = await client.post("gradio_api/queue/join", json=body)
-    if joined.status_code == 503 and "queue is full" in joined.text.lower():
-        raise Failure("queue full", joined.json().get("detail", joined.text))
+    joined = await client.post("gradio_api/queue/join", json=body,
+                               headers={"X-Forwarded-For": who or address(session)})
+    if joined.status_code == 503:  # the queue, a lane or the per-client limit is full
+        raise Failure("refused (503)", joined.json().get("detail", joined.text))
     if joined.status_code != 200:
         raise Failure(f"join HTTP {joined.status_code}", joined.text)
     event_id = joined.json()["event_id"]
@@ -246,10 +281,11 @@ async def all_at_once(requests: list[Awaitable[int | None]], bound: float) -> tu
 # --------------------------------------------------------------------------- requests
 
 
-async def predict(client: httpx.AsyncClient, fn_index: int, photo: Photo, uploaded: dict | None = None) -> None:
+async def predict(client: httpx.AsyncClient, fn_index: int, photo: Photo, uploaded: dict | None = None,
+                  who: str | None = None) -> None:
     """Upload ``photo`` (unless ``uploaded``), analyse it in a new session, and check the whole answer."""
     file = uploaded or await upload(client, photo)
-    annotated, table, message, *_ = await call(client, fn_index, [file], uuid.uuid4().hex)
+    annotated, table, message, *_ = await call(client, fn_index, [file], uuid.uuid4().hex, who)
     if message != photo.message or table["data"] != photo.rows:
         raise Failure("wrong answer", f"{message} {table['data']}")
     await check_image(client, annotated, photo.size)
@@ -317,7 +353,7 @@ async def burst(client: httpx.AsyncClient, app: App, photo: Photo, count: int, b
     uploaded = await upload(client, photo)
     requests = [predict(client, app.functions["analyze"], photo, uploaded) for _ in range(count)]
     outcomes, wall = await all_at_once(requests, bound)
-    return summarise(f"burst of {count} predictions (queue {app.max_queue} + {app.concurrency} workers)",
+    return summarise(f"burst of {count} predictions (Photo lane: {app.max_queue} waiting + {app.concurrency} workers)",
                      outcomes, wall, bound)
 
 
@@ -345,8 +381,14 @@ async def feedbacks(client: httpx.AsyncClient, app: App, photo: Photo, count: in
 
 async def prepare_sessions(client: httpx.AsyncClient, fn_index: int, uploaded: dict, sessions: list[str],
                            bound: float) -> None:
-    """Analyse the photo in each session, so that its state holds the face; raises if one fails."""
-    outcomes, _ = await all_at_once([call(client, fn_index, [uploaded], session) for session in sessions], bound)
+    """Analyse the photo in each session, so that its state holds the face; raises if one fails.
+    They go in groups the Photo lane holds."""
+    from faceage_lib.app.admission import LANES
+
+    outcomes, group = [], LANES["photo"].waiting
+    for first in range(0, len(sessions), group):
+        requests = [call(client, fn_index, [uploaded], session) for session in sessions[first:first + group]]
+        outcomes += (await all_at_once(requests, bound))[0]
     failed = [outcome for outcome in outcomes if outcome is None or outcome.error]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(sessions)} sessions could not analyse the photo "
@@ -365,6 +407,129 @@ def _checked(outcomes: list[Outcome | None], rows: dict[int, Any]) -> list[Outco
     return checked
 
 
+# --------------------------------------------------------------------------- abuse (issue 17)
+
+
+def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def scan_bomb() -> bytes:
+    """A progressive 8000 x 8000 JPEG with 20,000 scans (2 MB; minutes of decoding without a limit)."""
+    jpeg = _encoded(Image.new("L", (8000, 8000), 128), "JPEG", progressive=True)
+    starts = [m.start() for m in re.finditer(b"\xff\xda", jpeg)]
+    scans = [jpeg[start:end] for start, end in zip(starts, starts[1:] + [len(jpeg) - 2])]
+    return jpeg[:-2] + min(scans, key=len) * (20_000 - len(scans)) + jpeg[-2:]
+
+
+LOOPING_EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n{ } loop\nshowpage\n"
+
+
+def reset_peak_rss() -> None:
+    """Start this process's peak resident memory (VmHWM) afresh (Linux; elsewhere nothing happens)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> int | None:
+    try:
+        line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return None
+    return round(int(line.split()[1]) / 1024)
+
+
+async def abused(client: httpx.AsyncClient, app: App, name: str, requests: list[Awaitable], normal: Photo,
+                 bound: float, delay: float = 0.5) -> Report:
+    """Start ``requests`` at once and, ``delay`` s later, another user's normal photo; both outcomes,
+    and the process's peak memory meanwhile."""
+    reset_peak_rss()
+    flood = asyncio.ensure_future(all_at_once(requests, bound))
+    await asyncio.sleep(delay)
+    normal_outcome = await timed(predict(client, app.functions["analyze"], normal, who="192.168.0.1"))
+    outcomes, wall = await flood
+    report = summarise(name, outcomes, wall, bound)
+    report.normal_photo, report.peak_rss_mb = normal_outcome, peak_rss_mb()
+    return report
+
+
+async def refused_photo(client: httpx.AsyncClient, app: App, name: str, data: bytes) -> None:
+    """Send a file that is no usable photo to the Photo tab; the app must say it could not be read."""
+    file = await upload_bytes(client, name, data)
+    _, _, message, *_ = await call(client, app.functions["analyze"], [file], uuid.uuid4().hex)
+    if "could not be read" not in message:
+        raise Failure("not refused", message)
+
+
+async def crowd(client: httpx.AsyncClient, app: App, files: list[dict], session: str | None = None) -> None:
+    """One Many-photos request of ``files`` (uploaded); it must come back with its summary."""
+    _, _, _, message = await call(client, app.functions["crowd"], [files], session or uuid.uuid4().hex)
+    if not message.startswith("**"):
+        raise Failure("no summary", str(message))
+
+
+async def abuses(client: httpx.AsyncClient, app: App, normal: Photo, scale: float, bound: float) -> list[Report]:
+    """The hostile scenarios of issue 17, one after the other."""
+    tiny = _encoded(Image.new("P", (1, 1)), "GIF")
+    gif = await upload_bytes(client, "tiny.gif", tiny)
+    greedy, normal_data = address("ffffff"), await upload(client, normal)
+    gifs = _zip({f"{i}.gif": _encoded(Image.new("P", (8000, 8000)), "GIF") for i in range(_scaled(ZIP_GIFS, scale))})
+    huge_gifs = await upload_bytes(client, "gifs.zip", gifs)
+    webp = _encoded(Image.new("RGB", (6000, 4000), (90, 100, 110)), "WEBP", quality=50)  # WebP's limit
+    webps = [await upload_bytes(client, f"big{i}.webp", webp) for i in range(BIG_WEBPS)]
+    bomb = scan_bomb()
+    flood = _scaled(CROWD_FLOOD, scale)
+    reports = [
+        await abused(client, app, f"{flood} Many-photos requests of a {len(tiny)}-byte GIF, each from its own client",
+                     [crowd(client, app, [gif]) for _ in range(flood)], normal, bound),
+        await abused(client, app, f"one client sends {GREEDY_CLIENT} photos at once",
+                     [predict(client, app.functions["analyze"], normal, normal_data, greedy)
+                      for _ in range(GREEDY_CLIENT)], normal, bound),
+        await abused(client, app, "2 JPEGs of 20,000 scans and 2 looping EPS named .jpg, to the Photo tab",
+                     [refused_photo(client, app, "scans.jpg", bomb), refused_photo(client, app, "scans2.jpg", bomb),
+                      refused_photo(client, app, "loop.jpg", LOOPING_EPS),
+                      refused_photo(client, app, "loop2.jpg", LOOPING_EPS)], normal, bound, delay=0.2),
+        await abused(client, app, f"a zip of {_scaled(ZIP_GIFS, scale)} GIFs of 8000x8000 ({len(gifs) // 1024} KB) "
+                     "to Many photos", [crowd(client, app, [huge_gifs])], normal, bound),
+        await abused(client, app, f"{BIG_WEBPS} WebPs of 6000x4000 ({len(webp) // 1024} KB) to Many photos at once",
+                     [crowd(client, app, [file]) for file in webps], normal, bound),
+        await upload_flood(client, app, normal, _scaled(UPLOADS_25MB, scale), bound),
+    ]
+    return reports
+
+
+async def upload_flood(client: httpx.AsyncClient, app: App, normal: Photo, count: int, bound: float) -> Report:
+    """``count`` uploads of 25 MB with no action; the upload store's size after them, and one sweep later."""
+    from faceage_lib.app import uploads
+
+    data = os.urandom(uploads.MAX_FILE_SIZE - 4096)
+    report = await abused(client, app, f"{count} uploads of 25 MB ({count * 25 / 1024:.1f} GB), no action",
+                          [upload_bytes(client, f"junk{i}.bin", data) for i in range(count)], normal, bound)
+    after = _store_mb(uploads.upload_folder())
+    await asyncio.sleep(uploads.SWEEP_EVERY_S + 5)
+    report.note = (f"upload store {after:.0f} MB after the uploads, {_store_mb(uploads.upload_folder()):.0f} MB "
+                   f"{uploads.SWEEP_EVERY_S + 5} s later (bound {uploads.MAX_STORE_BYTES // 2**20} MB)")
+    return report
+
+
+def _store_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
+
+
 async def run_scenarios(app: App, photos: list[Photo], scale: float, bound: float) -> list[Report]:
     """The four scenarios, one after the other, against the served app."""
     analyze, same = app.functions["analyze"], _scaled(SAME_PHOTO, scale)
@@ -374,7 +539,14 @@ async def run_scenarios(app: App, photos: list[Photo], scale: float, bound: floa
         return [await predictions(client, analyze, f"{same} predictions, same photo", [photos[0]] * same, bound),
                 await predictions(client, analyze, f"{len(photos)} predictions, different photos", photos, bound),
                 await feedbacks(client, app, photos[0], _scaled(FEEDBACKS, scale), bound),
-                await burst(client, app, photos[0], beyond, bound)]
+                await burst(client, app, photos[0], beyond, bound),
+                *await abuses(client, app, photos[1], scale, bound)]
+
+
+def _lanes() -> dict:
+    from faceage_lib.app.admission import LANES
+
+    return LANES
 
 
 def _scaled(count: int, scale: float) -> int:
@@ -386,23 +558,31 @@ def _scaled(count: int, scale: float) -> int:
 
 def markdown(reports: list[Report], settings: dict) -> str:
     """A small table of the scenarios, with how it was measured."""
+    lanes = ", ".join(f"{lane['title']} {lane['concurrency']} at once + {lane['waiting']} waiting"
+                      for lane in settings["lanes"].values())
     setup = (f"`{settings['command']}` ({settings['wall_s']:.0f} s in all): the app served in-process on "
-             f"localhost on the shipped model; queue {settings['max_queue']}, {settings['concurrency_limit']} "
-             f"workers per event; time bound {settings['time_bound_s']:g} s per scenario; {settings['cpus']} CPUs, "
-             f"load average {settings['load_average']:.1f} at the start. Latencies (s) are of the answered requests.")
+             f"localhost on the shipped model; lanes: {lanes}; time bound {settings['time_bound_s']:g} s per "
+             f"scenario; {settings['cpus']} CPUs, load average {settings['load_average']:.1f} at the start. "
+             "Latencies (s) are of the answered requests; a normal photo (another user's) is sent 0.2-0.5 s "
+             "after an abuse starts.")
     lines = ["# The app under load", "", setup, "",
-             "| scenario | sent | answered | failed (kinds) | lost | stored | duplicated | p50 | p95 | max | wall |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| scenario | sent | answered | failed (kinds) | lost | stored | duplicated | p50 | p95 | max | wall "
+             "| normal photo meanwhile (s) | peak RSS (MB) |",
+             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for report in reports:
         row = report.to_dict()
         kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(row["errors"].items())) or "none"
         latency = row["latency_s"] or {"p50": "-", "p95": "-", "max": "-"}
         stored = "-" if row["stored"] is None else row["stored"]
         duplicated = "-" if row["stored"] is None else row["duplicated"]
+        normal = row["normal_photo"]
+        meanwhile = "-" if normal is None else f"{normal['seconds']}" + ("" if normal["answered"] else
+                                                                         f" (not answered: {normal['error']})")
         lines.append(f"| {row['name']} | {row['sent']} | {row['answered']} | {row['failed']} ({kinds}) | {row['lost']} "
                      f"| {stored} | {duplicated} | {latency['p50']} | {latency['p95']} | {latency['max']} "
-                     f"| {row['wall_s']} |")
-    return "\n".join(lines) + "\n"
+                     f"| {row['wall_s']} | {meanwhile} | {row['peak_rss_mb'] or '-'} |")
+    notes = [f"- {row['name']}: {row['note']}" for row in map(Report.to_dict, reports) if row["note"]]
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
 def all_kept(reports: list[Report]) -> bool:
@@ -439,10 +619,12 @@ def main(argv: list[str] | None = None) -> int:
         home = Path(tmp)
         os.environ["FACEAGE_HOME"] = str(home)
         os.environ["GRADIO_TEMP_DIR"] = str(home / "gradio")  # read when Gradio is imported, below
+        os.environ["FACEAGE_TRUST_FORWARDED"] = "1"  # each simulated user sends from an address of its own
         photos = expected_photos(make_photos(_scaled(DIFFERENT_PHOTOS, args.count_scale)))
         app = launch_app(home)
         settings = {"command": " ".join(["python benchmarks/load.py", *(sys.argv[1:] if argv is None else argv)]),
                     "count_scale": args.count_scale, "time_bound_s": args.time_bound, "max_queue": app.max_queue,
+                    "lanes": {name: vars(lane) for name, lane in _lanes().items()},
                     "concurrency_limit": app.concurrency, "cpus": os.cpu_count(), "load_average": os.getloadavg()[0]}
         try:
             reports = asyncio.run(run_scenarios(app, photos, args.count_scale, args.time_bound))

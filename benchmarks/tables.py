@@ -4,16 +4,18 @@
     python benchmarks/tables.py --check    # exit 1 if any is (tests/test_documents.py checks the same)
 
 Each table is found in its document by its header row and replaced whole. The README gets its
-headline table (accuracy.json, latency.json), its corruption table (robustness.json) and its load
-table (load.json); the model card gets the tables of accuracy.md and robustness.md, themselves made
-again from their JSON, and the training speed (training_speed.json). The README's reliability and
-detector tables summarise several rows each and are written by hand.
+headline table (accuracy.json, latency.json), its corruption table (robustness.json), its load
+table (load.json) and its reliability table (reliability.json); the model card gets the tables of
+accuracy.md, cross_dataset.md and robustness.md, themselves made again from their JSON, and the
+training speed (training_speed.json). The README's detector table summarises several rows each and is
+written by hand.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -78,13 +80,32 @@ def corruptions(measured: dict) -> str:
 
 
 def load(measured: dict) -> str:
-    """The app's answers under concurrent load, per scenario."""
+    """The app under load and abuse, per scenario: sent, answered, refused or failed, lost, and for an
+    abuse the latency of a normal photo sent meanwhile and the peak memory."""
     rows = []
     for s in measured["scenarios"]:
-        kinds = "".join(f' "{kind}"' for kind in sorted(s["errors"]))
-        stored = ["-", "-"] if s["stored"] is None else [str(s["stored"]), str(s["duplicated"])]
-        rows.append([s["name"], str(s["sent"]), str(s["answered"]), f"{s['failed']}{kinds}", str(s["lost"]), *stored])
-    return table(["scenario", "sent", "answered", "failed", "lost", "stored", "duplicated"], rows)
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(s["errors"].items())) or "0"
+        p95 = "" if s["latency_s"] is None else f"{s['latency_s']['p95']:.2f}"
+        normal = s.get("normal_photo")
+        meanwhile = "" if normal is None else f"{normal['seconds']:.2f}" + ("" if normal["answered"] else " (refused)")
+        peak = "" if normal is None or s.get("peak_rss_mb") is None else f"{s['peak_rss_mb']:,}"
+        rows.append([s["name"], str(s["sent"]), str(s["answered"]), kinds, str(s["lost"]), p95, meanwhile, peak])
+    return table(["scenario", "sent", "answered", "refused or failed", "lost", "p95 (s)", "normal photo meanwhile (s)",
+                  "peak memory (MB)"], rows)
+
+
+def reliability(rows: list[dict]) -> str:
+    """One row per bad input: the answer (short), time, CPU, peak memory, a normal photo's latency meanwhile."""
+    return table(["input", "answer", "time (s)", "CPU (s)", "peak memory (MB)", "normal photo meanwhile (s)"],
+                 [[row["input"], _short(row["answer"]), f"{row['seconds']:.2f}", f"{row['cpu_s']:.2f}",
+                   f"{row['peak_rss_mb']:,}", f"{row['normal_photo_s']:.2f}"] for row in rows])
+
+
+def _short(answer: str) -> str:
+    """The answer without the file's name, and for faces only their number."""
+    if answer.startswith("ImageError: "):
+        return re.sub(r"^ImageError: \S+ ", "`ImageError`: ", answer).replace("|", "\\|")
+    return answer.split("; ")[0]
 
 
 def training_speed(speed: dict) -> str:
@@ -107,8 +128,11 @@ def tables_in(markdown: str) -> list[str]:
 def documents() -> dict[Path, list[str]]:
     """Each document and the tables it must hold."""
     measured, corrupted = results("accuracy"), results("robustness")
-    return {README: [headline(measured, results("latency")), corruptions(corrupted), load(results("load"))],
-            MODEL_CARD: [*tables_in(accuracy.markdown(measured)), *tables_in(robustness.markdown(corrupted)),
+    return {README: [headline(measured, results("latency")), corruptions(corrupted), load(results("load")),
+                     reliability(results("reliability"))],
+            MODEL_CARD: [*tables_in(accuracy.markdown(measured)),
+                         *tables_in(accuracy.cross_markdown(measured.get("datasets", {}))),
+                         *tables_in(robustness.markdown(corrupted)),
                          training_speed(results("training_speed"))]}
 
 

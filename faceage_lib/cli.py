@@ -29,6 +29,12 @@ EXIT_CODES = """exit codes:
      feedback export found damaged (each is named on stderr)"""
 
 
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped (``\\n``), so that a file's name
+    cannot forge lines of faceage's output."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -40,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args) or EXIT_OK
     except FaceAgeError as error:
-        print(f"faceage: {error}", file=sys.stderr)
+        print(f"faceage: {one_line(str(error))}", file=sys.stderr)
     except OSError as error:  # a file or folder the command had to read or write
         where = f": {error.filename}" if error.filename else ""
-        print(f"faceage: {error.strerror or error}{where}", file=sys.stderr)
+        print(f"faceage: {one_line(f'{error.strerror or error}{where}')}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
     return EXIT_ERROR

@@ -56,6 +56,8 @@ MAX_CROP_SIDE = 1024
 DB_FILE = "feedback.db"
 #: How long to wait for a database that another program holds locked (seconds).
 LOCK_TIMEOUT_S = 5.0
+#: The largest id an entry can have (a 64-bit signed integer, as SQLite and PostgreSQL store it).
+MAX_ID = 2**63 - 1
 #: Database errors, by a fragment of the driver's message, and what to tell the user.
 _REASONS = {
     "locked": "it is locked by another program (waited {timeout} s); try again in a moment",
@@ -154,11 +156,11 @@ class FeedbackStore:
     def _create_engine(self) -> Engine:
         try:
             return self._sqlite_engine() if self._sqlite else create_engine(self.url, pool_pre_ping=True)
-        except OSError as error:  # creating the SQLite file or its folder
-            reason = f"{error.strerror or error}: {error.filename or self.where}"
+        except OSError as error:  # creating the SQLite file or its folder; the reason shown names no path
+            reason, detail = f"{error.strerror or 'the file cannot be created'}", f": {error.filename or self.where}"
         except ImportError as error:
-            reason = f"its database driver {error.name!r} is not installed"
-        raise StoreError(f"the feedback database {self.where} could not be opened: {reason}", reason) from None
+            reason, detail = f"its database driver {error.name!r} is not installed", ""
+        raise StoreError(f"the feedback database {self.where} could not be opened: {reason}{detail}", reason) from None
 
     def _sqlite_engine(self) -> Engine:
         database = self.url.database
@@ -197,8 +199,8 @@ class FeedbackStore:
         try:
             yield
         except SQLAlchemyError as error:
-            reason = _reason(error, self.timeout)
-            raise StoreError(f"the feedback database {self.where} could not be {action}: {reason}", reason) from None
+            detail, reason = _reasons(error, self.timeout)
+            raise StoreError(f"the feedback database {self.where} could not be {action}: {detail}", reason) from None
 
     # ----------------------------------------------------------------------------- writing
 
@@ -229,6 +231,8 @@ class FeedbackStore:
 
     def delete(self, entry_id: int) -> bool:
         """Remove one entry; ``False`` when there is no entry with that id."""
+        if not _storable_id(entry_id):
+            return False
         with self._guard("written"), self._writing(), Session(self.engine) as session:
             result = cast(CursorResult, session.execute(delete(Feedback).where(Feedback.id == int(entry_id))))
             session.commit()
@@ -255,6 +259,8 @@ class FeedbackStore:
 
     def crop(self, entry_id: int) -> np.ndarray:
         """The stored crop of one entry as an RGB uint8 array (``KeyError`` if there is none)."""
+        if not _storable_id(entry_id):
+            raise KeyError(f"no feedback entry with id {entry_id}")
         with self._guard("read"), Session(self.engine) as session:
             png = session.scalar(select(Feedback.crop_png).where(Feedback.id == int(entry_id)))
         if png is None:
@@ -320,12 +326,21 @@ class _NoLock:
         return False
 
 
-def _reason(error: SQLAlchemyError, timeout: float) -> str:
-    """What went wrong, in words: a known fault's explanation, else the driver's first line."""
+def _reasons(error: SQLAlchemyError, timeout: float) -> tuple[str, str]:
+    """What went wrong, in words: (for the log, for a web user). A known fault's explanation serves
+    both; otherwise the log gets the driver's first line, which may name files or hosts, and the
+    user a sentence that names nothing."""
     text = _first_line(getattr(error, "orig", None) or error)
-    lowered = text.lower()
-    known = (reason for fragment, reason in _REASONS.items() if fragment in lowered)
-    return next(known, text).replace("{timeout}", f"{timeout:g}")
+    known = next((reason for fragment, reason in _REASONS.items() if fragment in text.lower()), None)
+    if known:
+        known = known.replace("{timeout}", f"{timeout:g}")
+        return known, known
+    return text, f"the database reported an error ({type(getattr(error, 'orig', None) or error).__name__})"
+
+
+def _storable_id(entry_id: int) -> bool:
+    """Whether ``entry_id`` can be an entry's id (a database refuses to compare with larger integers)."""
+    return 1 <= int(entry_id) <= MAX_ID
 
 
 def _first_line(error: BaseException) -> str:
@@ -364,7 +379,9 @@ def check_true_age(value: Any) -> int:
     if isinstance(value, str):
         if not re.fullmatch(r"[0-9]+", value.strip()):
             raise ValueError(f"the true age must be a whole number from {MIN_TRUE_AGE} to {MAX_TRUE_AGE} "
-                             f"(digits 0-9 only), not {value!r}")
+                             f"(digits 0-9 only), not {value.strip()[:20]!r}")
+        if len(value.strip().lstrip("0")) > 3:  # no int() of thousands of digits (Python refuses them)
+            raise ValueError(f"the true age must be from {MIN_TRUE_AGE} to {MAX_TRUE_AGE}")
         value = int(value.strip())
     if isinstance(value, (float, np.floating)):
         if not np.isfinite(value) or value != int(value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 TABLE_HEADERS = ["Face", "Age", "Range", "Gender", "Prob."]  # short: the table fits a phone screen
 GENDER_CHOICES = ["not given", "female", "male"]
+#: Faces of a photo offered for feedback (and kept in the session, about 12 KB each) at most.
+MAX_FEEDBACK_FACES = 50
 
 
 def analyze_photo(predictor: Predictor, image: Any) -> tuple[np.ndarray | None, list[list], str]:
@@ -46,7 +49,7 @@ def analyze(predictor: Predictor, image: Any) -> tuple[Analysis | None, np.ndarr
         message = ("**No face found.** Try a photo where the face is larger, lit from the front and "
                    "looking at the camera.")
         return analysis, fit_for_display(analysis.image), [], message
-    annotated = draw_faces(analysis.image, faces)
+    annotated = draw_faces(analysis.image, analysis.on_image())
     message = f"**Found {len(faces)} face{'s' if len(faces) != 1 else ''}.**"
     if len(faces) > 1:
         message += " Numbered row by row, left to right, as in the table."
@@ -56,7 +59,7 @@ def analyze(predictor: Predictor, image: Any) -> tuple[Analysis | None, np.ndarr
 def in_reading_order(analysis: Analysis) -> Analysis:
     """The analysis with its faces (and their crops) in reading order, as they are numbered."""
     order = reading_order(analysis.faces)
-    return Analysis(analysis.image, [analysis.faces[i] for i in order], analysis.crops[order])
+    return replace(analysis, faces=[analysis.faces[i] for i in order], crops=analysis.crops[order])
 
 
 def table_rows(faces: Sequence[FaceResult]) -> list[list]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -16,6 +17,7 @@ from ..errors import ImageError
 from ..inference.predictor import Predictor
 from .drawing import draw_faces
 from .tracking import FaceTracker
+from .uploads import read_upload
 
 #: JPEG quality of the frames sent back to the browser: small and quick to encode.
 FRAME_QUALITY = 80
@@ -26,21 +28,24 @@ def new_tracker(predictor: Predictor) -> FaceTracker:
     return FaceTracker(predictor.estimator.gender_min_confidence)
 
 
-def annotate_frame(predictor: Predictor, frame: np.ndarray | None,
+def annotate_frame(predictor: Predictor, frame: Any,
                    tracker: FaceTracker | None) -> tuple[np.ndarray | None, FaceTracker]:
-    """One RGB frame -> (the frame with a box and label per tracked face, the updated tracker).
+    """One frame -> (the frame with a box and label per tracked face, the updated tracker).
 
-    A track keeps its colour while it lives; a frame that cannot be read is passed on as it is.
+    ``frame``: an RGB array, or the upload's path or ``data:`` URL, read within the same limits as
+    a photo (:func:`.uploads.read_upload`). A track keeps its colour while it lives; a frame that
+    cannot be read gives no picture (``None``) and leaves the tracks as they were.
     """
     tracker = tracker if tracker is not None else new_tracker(predictor)
     if frame is None:
         return None, tracker
     try:
-        faces = predictor.predict(frame)
+        analysis = predictor.analyze(read_upload(frame))
     except ImageError:
-        return frame, tracker
-    tracks = tracker.update(faces)
-    return draw_faces(frame, [track.face for track in tracks], colours=[track.id - 1 for track in tracks]), tracker
+        return None, tracker
+    tracks = tracker.update(analysis.faces)
+    faces = analysis.on_image([track.face for track in tracks])
+    return draw_faces(analysis.image, faces, colours=[track.id - 1 for track in tracks]), tracker
 
 
 def jpeg_data_url(frame: np.ndarray, quality: int = FRAME_QUALITY) -> str:

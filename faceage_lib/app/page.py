@@ -26,22 +26,22 @@ import gradio as gr
 
 from ..feedback import FeedbackStore
 from ..inference.predictor import Predictor
+from . import admission
 from .analysis import open_store
 from .style import CSS, HEAD, THEME
 from .tabs import crowd_tab, live_tab, photo_tab
 from .texts import TITLE, intro
-from .uploads import CACHE_CHECK_S, CACHE_MAX_AGE_S, MAX_FILE_SIZE
+from .uploads import CACHE_CHECK_S, CACHE_MAX_AGE_S, MAX_FILE_SIZE, MAX_SESSIONS, start_sweeping, upload_folder
 
 log = logging.getLogger(__name__)
 
-#: Events run at once per event type. Inference is CPU-bound and the model serialises its
-#: calls, so 2 lets one request decode / draw while another runs the model.
+#: Events run at once per event type, for events outside :data:`~.admission.LANES`.
 CONCURRENCY_LIMIT = 2
-#: Requests waiting at most; more get "queue full" instead of an ever longer wait.
-MAX_QUEUE = 128
 #: What ``demo.launch`` needs besides host and port: the page's style and theme, an upload limit,
-#: and no run history (it would keep users' photos in their browser's storage).
-LAUNCH_OPTIONS: dict[str, Any] = dict(css=CSS, head=HEAD, theme=THEME, max_file_size=MAX_FILE_SIZE, run_history=False)
+#: no run history (it would keep users' photos in their browser's storage), a bounded number of
+#: sessions kept, and no ``/monitoring`` pages (open to anyone).
+LAUNCH_OPTIONS: dict[str, Any] = dict(css=CSS, head=HEAD, theme=THEME, max_file_size=MAX_FILE_SIZE, run_history=False,
+                                      state_session_capacity=MAX_SESSIONS, enable_monitoring=False)
 
 
 def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore | None = None) -> gr.Blocks:
@@ -50,9 +50,11 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
     The model is loaded here, once (``ModelFileError`` if it is missing); ``store`` defaults
     to ``FeedbackStore()`` (``$FACEAGE_DB_URL`` or the SQLite file under the data folder).
     If that database cannot be opened, the app starts with feedback switched off and says why.
-    Events have the API names ``/analyze``, ``/feedback``, ``/live`` and ``/crowd``.
+    Events have the API names ``/analyze``, ``/feedback``, ``/live`` and ``/crowd``, each in a lane of
+    its own (:mod:`.admission`).
     """
     predictor = Predictor(model_dir)
+    start_sweeping(upload_folder())  # before the page exists: Gradio reads the folder's name then
     store, store_off = (store, "") if store is not None else open_store()
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(CACHE_CHECK_S, CACHE_MAX_AGE_S)) as demo:
         estimator = predictor.estimator
@@ -65,7 +67,8 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
                 live_tab(predictor)
             with gr.Tab("Many photos", id="crowd"):
                 crowd_tab(predictor)
-    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=MAX_QUEUE)
+    demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=admission.total_waiting())
+    admission.install(demo)
     return demo
 
 

@@ -10,12 +10,13 @@ from ..config import AGE_GROUP_LABELS, assets_dir
 from ..feedback import FeedbackStore
 from ..inference.predictor import Predictor
 from . import crowd
-from .analysis import GENDER_CHOICES, TABLE_HEADERS, analyze, face_table, save_feedback
+from .admission import lane
+from .analysis import GENDER_CHOICES, MAX_FEEDBACK_FACES, TABLE_HEADERS, analyze, face_table, save_feedback
 from .components import AnnotatedImage, CsvFile, LiveImage, PhotoInput
 from .live import annotate_frame
 from .style import GENDER_COLOURS, SHOW_ANSWER_JS
 from .texts import CROWD_INTRO, EMPTY_MESSAGE, FEEDBACK_INTRO, LIVE_INTRO
-from .uploads import MAX_FILE_SIZE
+from .uploads import MAX_FILE_SIZE, STATE_TTL_S
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +24,10 @@ log = logging.getLogger(__name__)
 ASSETS_DIR = assets_dir()
 EXAMPLES = (("astronaut.jpg", "an astronaut"), ("group.jpg", "a group of 4"),
             ("cameraman.jpg", "black and white"), ("chelsea_cat.jpg", "a cat (no face)"))
-#: The live view: a frame every STREAM_EVERY seconds, a stream stops after LIVE_TIME_LIMIT
-#: seconds (press record again to go on), and LIVE_STREAMS frames are processed at once.
-STREAM_EVERY, LIVE_TIME_LIMIT, LIVE_STREAMS = 0.1, 120, 2
+#: The live view: a frame every STREAM_EVERY seconds; a stream stops after LIVE_TIME_LIMIT seconds
+#: of the server's work (a minute or more of video; press record again to go on). Gradio waits for
+#: a stream's next frame as long as that limit, so it is also how soon a quiet stream frees its slot.
+STREAM_EVERY, LIVE_TIME_LIMIT = 0.1, 15
 
 
 def photo_tab(predictor: Predictor, store: FeedbackStore | None, store_off: str) -> None:
@@ -39,8 +41,8 @@ def photo_tab(predictor: Predictor, store: FeedbackStore | None, store_off: str)
             log.exception("analysing a photo failed")
             analysis, annotated, rows = None, None, []
             message = "**Something went wrong while analysing this photo.** Please try another one."
-        faces = analysis.faces if analysis else []
-        state = {"faces": faces, "crops": analysis.crops} if faces else None
+        faces = analysis.faces[:MAX_FEEDBACK_FACES] if analysis else []  # the session keeps only these
+        state = {"faces": faces, "crops": analysis.crops[:MAX_FEEDBACK_FACES].copy()} if faces else None
         choices = [(f"Face {i}: {face.label}", i) for i, face in enumerate(faces, 1)]
         return (annotated, face_table(rows), message, state,
                 gr.Dropdown(choices=choices, value=1 if faces else None, interactive=len(faces) > 1),
@@ -74,7 +76,7 @@ def photo_tab(predictor: Predictor, store: FeedbackStore | None, store_off: str)
             table = gr.Dataframe(value=face_table([]), headers=TABLE_HEADERS, label="Faces", interactive=False,
                                  max_height=320, column_widths=["15%", "15%", "24%", "26%", "20%"],
                                  elem_id="faceage-table")
-    state, unreadable = gr.State(None), gr.State(False)
+    state, unreadable = gr.State(None, time_to_live=STATE_TTL_S), gr.State(False)
     with gr.Accordion("Help improve the model (optional)", open=False, elem_id="faceage-feedback"):
         gr.Markdown(FEEDBACK_INTRO if store is not None else store_off, elem_id="faceage-feedback-intro")
         with gr.Row():
@@ -96,13 +98,13 @@ def photo_tab(predictor: Predictor, store: FeedbackStore | None, store_off: str)
 
     answer = [annotated, table, message, state, face_number, feedback_message]
     analysed = photo.change(on_photo, inputs=[photo], outputs=[*answer, unreadable], api_name="analyze",
-                            show_progress="minimal", js=SHOW_ANSWER_JS)
+                            show_progress="minimal", js=SHOW_ANSWER_JS, **lane("photo"))
     # a file that is not a photo: clear the input (it would show a broken image), keep the message
     analysed.then(lambda bad: None if bad else gr.skip(), inputs=[unreadable], outputs=[photo],
                   api_visibility="private", queue=False)
     photo.clear(on_clear, outputs=answer, api_visibility="private", queue=False)
     send.click(on_feedback, inputs=[state, face_number, true_age, true_gender, consent],
-               outputs=[feedback_message, consent], api_name="feedback", concurrency_limit=4)
+               outputs=[feedback_message, consent], api_name="feedback", **lane("feedback"))
 
 
 def live_tab(predictor: Predictor) -> None:
@@ -112,18 +114,17 @@ def live_tab(predictor: Predictor) -> None:
             return annotate_frame(predictor, frame, tracker)
         except Exception:  # a bug must not stop the stream with a traceback
             log.exception("annotating a webcam frame failed")
-            return frame, tracker
+            return None, tracker
 
     gr.Markdown(LIVE_INTRO)
     with gr.Row(equal_height=False):
-        camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", min_width=300,
-                          webcam_options=gr.WebcamOptions(constraints={"video": {"width": 640, "height": 480}}),
-                          elem_id="faceage-camera")
+        camera = PhotoInput(label="Webcam", sources=["webcam"], streaming=True, type="filepath", min_width=300,
+                            webcam_options=gr.WebcamOptions(constraints={"video": {"width": 640, "height": 480}}),
+                            elem_id="faceage-camera")  # frames read as photos are: same limits
         live = LiveImage(label="Faces, live", interactive=False, min_width=300, elem_id="faceage-live")
-    tracker = gr.State(None)  # per session: users never share tracks
+    tracker = gr.State(None, time_to_live=STATE_TTL_S)  # per session: users never share tracks
     camera.stream(on_frame, inputs=[camera, tracker], outputs=[live, tracker], api_name="live",
-                  stream_every=STREAM_EVERY, time_limit=LIVE_TIME_LIMIT, concurrency_limit=LIVE_STREAMS,
-                  show_progress="hidden")
+                  stream_every=STREAM_EVERY, time_limit=LIVE_TIME_LIMIT, show_progress="hidden", **lane("live"))
 
 
 def crowd_tab(predictor: Predictor) -> None:
@@ -147,4 +148,4 @@ def crowd_tab(predictor: Predictor) -> None:
                            elem_id="faceage-crowd-chart")
         csv = CsvFile(label="The table as CSV", interactive=False, scale=1, min_width=200, elem_id="faceage-crowd-csv")
     files.change(on_files, inputs=[files], outputs=[table, csv, chart, message], api_name="crowd",
-                 show_progress="minimal")
+                 show_progress="minimal", **lane("crowd"))

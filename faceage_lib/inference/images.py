@@ -1,18 +1,22 @@
 """Open anything a user hands over as an RGB uint8 array, safely.
 
-Handles EXIF orientation, every PIL colour mode (grayscale, RGBA, palette, 16-bit, CMYK),
-a decompression-bomb limit and a limit on the aspect ratio (so that the work any image causes is
-bounded by its pixels). An animated GIF or a multi-page TIFF gives its first frame.
-Every failure raises :class:`ImageError`.
+Only the photo formats people have are read (:data:`PHOTO_FORMATS`; never PostScript or PDF, which
+Pillow renders with Ghostscript). The work of decoding is bounded before it starts: the pixel count
+and aspect ratio from the header, and a JPEG's number of scans from its markers. A large JPEG can be
+decoded at a reduced size (:func:`open_photo`'s ``min_pixels``), which cuts its memory by 4 or more;
+other formats are shrunk as soon as they are decoded.
+EXIF orientation is applied and every PIL colour mode converted (grayscale, RGBA, palette, 16-bit,
+CMYK); an animated GIF or a multi-page TIFF gives its first frame. Every failure raises :class:`ImageError`.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,62 +29,125 @@ MAX_PIXELS = 64_000_000
 #: Longest side over shortest side beyond which an image is refused (a 64,000,000 x 1 strip is a
 #: 62 KB PNG, but no photo; a wide panorama is about 8:1).
 MAX_ASPECT = 20
+#: Most scans (SOS markers) a JPEG may hold. Encoders write 1 (baseline) to about 10 (progressive),
+#: plus one per embedded thumbnail; each scan costs a pass over the whole photo (up to 40 ms at 64 MP
+#: here), so a 2 MB file of 20,000 scans would take minutes.
+MAX_JPEG_SCANS = 50
+#: Pillow's names of the formats read: the photos people have ("JPEG" includes MPO, a camera's
+#: multi-picture JPEG). HEIF and AVIF only where Pillow (or a plugin such as pillow-heif) reads them.
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+OPTIONAL_FORMATS = ("AVIF", "HEIF")
+#: Formats whose decoders need far more memory per pixel, with a lower limit: libwebp's decoder keeps
+#: two RGBA canvases besides the picture, so a 64 MP WebP took 1.2 GB (a 24 MP one about 0.45 GB).
+FORMAT_MAX_PIXELS = {"WEBP": 24_000_000}
 #: File extensions treated as images when walking folders.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"})
 
 ImageSource = str | os.PathLike | bytes | bytearray | Image.Image | np.ndarray
 
 
+@dataclass(frozen=True)
+class Photo:
+    """A decoded, upright RGB photo; ``scale``: pixels of the original per pixel of ``pixels``
+    (1.0 unless it was decoded at a reduced size)."""
+
+    pixels: np.ndarray
+    scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class PendingPhoto:
+    """A photo whose header is read and checked, not yet decoded: ``size`` pixels once decoded."""
+
+    size: int
+    decode: Callable[[], Photo]
+
+
 def load_image(source: ImageSource) -> np.ndarray:
     """Return the photo as an ``(H, W, 3)`` uint8 RGB array, upright per its EXIF orientation."""
+    return open_photo(source).decode().pixels
+
+
+def open_photo(source: ImageSource, min_pixels: int | None = None) -> PendingPhoto:
+    """Read and check ``source``'s header. With ``min_pixels``, a JPEG file of more than 4 times that
+    many pixels is decoded at 1/2, 1/4 or 1/8 of its sides, keeping at least ``min_pixels``, and any
+    other photo that large is shrunk by a whole factor once decoded (the decoded photo's ``scale``)."""
     if isinstance(source, np.ndarray):
-        return _array_to_rgb(source)
-    if isinstance(source, Image.Image):  # possibly lazily loaded: decode it under the same guard
-        with _decoding("the image"):
-            _check_size(source.width, source.height, "the image")
-            source.load()
-        return _pil_to_rgb(source)
+        return PendingPhoto(source.size // (source.shape[2] if source.ndim == 3 else 1),
+                            lambda: Photo(_array_to_rgb(source)))
+    if isinstance(source, Image.Image):  # possibly lazily loaded: decoded under the same guard, never drafted
+        return _pending(source, "the image", None)
     if isinstance(source, (bytes, bytearray)):
-        return _open_and_convert(io.BytesIO(source), "the uploaded data")
+        return _open(bytes(source), "the uploaded data", min_pixels)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise ImageError(f"{path}: no such file")
-        with path.open("rb") as handle:
-            return _open_and_convert(handle, str(path))
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise ImageError(f"{path} could not be read ({error.strerror or error})") from None
+        return _open(data, str(path), min_pixels)
     raise ImageError(f"cannot read an image from a {type(source).__name__}")
 
 
-def _open_and_convert(stream, name: str) -> np.ndarray:
+def photo_formats() -> tuple[str, ...]:
+    """The formats :func:`open_photo` reads: :data:`PHOTO_FORMATS` and those of
+    :data:`OPTIONAL_FORMATS` that this Pillow can open."""
+    Image.init()
+    return PHOTO_FORMATS + tuple(name for name in OPTIONAL_FORMATS if name in Image.OPEN)
+
+
+def _open(data: bytes, name: str, min_pixels: int | None) -> PendingPhoto:
     with _decoding(name):
-        image = Image.open(stream)
-        _check_size(image.width, image.height, name)
-        image.load()
-    return _pil_to_rgb(image)
+        image = Image.open(io.BytesIO(data), formats=photo_formats())
+        if image.format in ("JPEG", "MPO") and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
+            raise ImageError(f"{name} is a JPEG of more than {MAX_JPEG_SCANS} scans, too costly to decode")
+    return _pending(image, name, min_pixels)
+
+
+def _pending(image: Image.Image, name: str, min_pixels: int | None) -> PendingPhoto:
+    _check_size(image.width, image.height, name, image.format)
+    side = max(image.size)
+    if min_pixels and image.format in ("JPEG", "MPO") and image.width * image.height > 4 * min_pixels:
+        shrink = math.sqrt(min_pixels / (image.width * image.height))
+        with _decoding(name):
+            image.draft("RGB", (math.ceil(image.width * shrink), math.ceil(image.height * shrink)))
+
+    def decode() -> Photo:
+        with _decoding(name):
+            image.load()
+            pixels = _pil_to_rgb(image, min_pixels)
+            return Photo(pixels, side / max(pixels.shape[:2]))  # the longest side: EXIF may have turned it
+
+    return PendingPhoto(image.width * image.height, decode)
 
 
 @contextmanager
 def _decoding(name: str) -> Iterator[None]:
-    """Turn every way decoding ``name`` can fail into an :class:`ImageError`."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            yield
-        except ImageError:
-            raise
-        except UnidentifiedImageError:
-            raise ImageError(f"{name} is not an image file (or its format is not supported)") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise ImageError(f"{name} is too large to open safely") from None
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageError(f"{name} is damaged or truncated and cannot be decoded ({exc})") from None
+    """Turn every way decoding ``name`` can fail into an :class:`ImageError`: a decoder may raise
+    anything on a crafted file (the QOI, DDS and AVIF readers raised a dozen kinds under fuzzing)."""
+    try:
+        yield
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError(f"{name} is not an image file (or its format is not supported)") from None
+    except Image.DecompressionBombError:
+        raise ImageError(f"{name} is too large to open safely") from None
+    except MemoryError:
+        raise ImageError(f"{name} needs more memory to decode than the server has free") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{name} is damaged or truncated and cannot be decoded ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder bug is this file's problem, not the caller's
+        raise ImageError(f"{name} is damaged and cannot be decoded ({type(exc).__name__})") from None
 
 
-def _check_size(width: int, height: int, name: str) -> None:
-    if width * height > MAX_PIXELS:
-        raise ImageError(
-            f"{name} is {width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} megapixels"
-        )
+def _check_size(width: int, height: int, name: str, image_format: str | None = None) -> None:
+    limit = FORMAT_MAX_PIXELS.get(image_format or "", MAX_PIXELS)
+    if width * height > limit:
+        kind = f" for a {image_format} file" if limit != MAX_PIXELS else ""
+        raise ImageError(f"{name} is {width}x{height} pixels; the limit{kind} is {limit // 1_000_000} megapixels")
     if width < 1 or height < 1:
         raise ImageError(f"{name} has no pixels")
     if max(width, height) > MAX_ASPECT * min(width, height):
@@ -90,8 +157,10 @@ def _check_size(width: int, height: int, name: str) -> None:
         )
 
 
-def _pil_to_rgb(image: Image.Image) -> np.ndarray:
-    """Apply EXIF rotation and convert any mode to 8-bit RGB (transparency onto white)."""
+def _pil_to_rgb(image: Image.Image, min_pixels: int | None = None) -> np.ndarray:
+    """Apply EXIF rotation and convert any mode to 8-bit RGB (transparency onto white); with
+    ``min_pixels``, shrink by a whole factor (a box filter) while keeping at least that many pixels,
+    as draft mode does for a JPEG while decoding."""
     _check_size(image.width, image.height, "the image")
     try:
         image = ImageOps.exif_transpose(image)
@@ -105,8 +174,12 @@ def _pil_to_rgb(image: Image.Image) -> np.ndarray:
         background = Image.new("RGB", image.size, (255, 255, 255))
         background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         image = background
+    image = image.convert("RGB")
+    factor = math.isqrt(image.width * image.height // min_pixels) if min_pixels else 1
+    if factor >= 2:
+        image = image.reduce(factor)
     # np.array, not np.asarray: Pillow's array view is read-only, and callers draw on the result.
-    return np.array(image.convert("RGB"), dtype=np.uint8, order="C")
+    return np.array(image, dtype=np.uint8, order="C")
 
 
 def _array_to_rgb(array: np.ndarray) -> np.ndarray:

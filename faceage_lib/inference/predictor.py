@@ -8,20 +8,29 @@ or are whole pre-cut face images (``predict_crops``).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from ..config import DETECTOR_MIN_SCORE, GENDER_THRESHOLD, GENDERS
+from .budget import PixelBudget
 from .crop import crop_face
 from .detectors import DEFAULT_DETECTOR, Face, FaceDetector, get_detector
 from .estimator import AgeGenderEstimator
-from .images import ImageSource, load_image
+from .images import ImageSource, Photo, load_image, open_photo
 
 Box = Sequence[float]  # x1, y1, x2, y2 in pixels
 UNCERTAIN = "uncertain"
+#: Large JPEGs are decoded at a reduced size keeping at least this many pixels: the detector's finest
+#: level never needs more (see :data:`~.detectors.blazeface.MAX_LEVEL_PIXELS`), and the smallest face
+#: it finds there still spans 40 px or more, near the model's 64 px crop.
+DECODE_PIXELS = 12_000_000
+#: Decoded pixels held at once by all the predictors of a process: two of the largest photos and a
+#: few normal ones (a 64 MP PNG or GIF takes 0.4-0.8 GB to decode and search; a drafted JPEG, 16 MP).
+DECODING_BUDGET = PixelBudget(160_000_000)
 
 
 def decide_gender(p_female: float, min_confidence: float) -> tuple[str, float]:
@@ -69,9 +78,21 @@ class FaceResult:
 class Analysis:
     """Everything ``Predictor.analyze`` found in one photo (the app draws and stores from it)."""
 
-    image: np.ndarray  # the upright RGB photo
-    faces: list[FaceResult]
+    image: np.ndarray  # the upright RGB photo, as decoded (a large JPEG at a reduced size)
+    faces: list[FaceResult]  # boxes in pixels of the original photo
     crops: np.ndarray  # (N, size, size, 3) uint8, the model's inputs, in the order of ``faces``
+    scale: float = 1.0  # pixels of the original photo per pixel of ``image``
+
+    def on_image(self, faces: Sequence[FaceResult] | None = None) -> list[FaceResult]:
+        """``faces`` (by default this photo's) with their boxes in pixels of :attr:`image`, to draw on it."""
+        faces = self.faces if faces is None else faces
+        if self.scale == 1:
+            return list(faces)
+        def unscaled(face: FaceResult) -> FaceResult:
+            x1, y1, x2, y2 = (round(v / self.scale) for v in face.box)
+            return replace(face, box=(x1, y1, x2, y2))
+
+        return [unscaled(face) for face in faces]
 
 
 class Predictor:
@@ -105,24 +126,32 @@ class Predictor:
 
     def predict_crops(self, faces: Iterable[ImageSource]) -> list[FaceResult]:
         """One result per image, each image being one tight face crop (as UTKFace's chips are)."""
-        photos = [load_image(face) for face in faces]
-        found = [[Face.from_box((0, 0, photo.shape[1], photo.shape[0]))] for photo in photos]
-        crops = [self._crop(photo, faces[0]) for photo, faces in zip(photos, found)]
+        photos = [Photo(load_image(face)) for face in faces]
+        found = [[Face.from_box((0, 0, photo.pixels.shape[1], photo.pixels.shape[0]))] for photo in photos]
+        crops = [self._crop(photo.pixels, faces[0]) for photo, faces in zip(photos, found)]
         return [faces[0] for faces in self._results(found, photos, self._batch(crops))]
 
     def predict_many(self, images: Iterable[ImageSource]) -> list[list[FaceResult]]:
         """Like :meth:`predict` for many photos, with all their faces in batched model calls."""
-        photos = [load_image(image) for image in images]
-        found = [self._faces(photo) for photo in photos]
-        crops = [self._crop(photo, face) for photo, faces in zip(photos, found) for face in faces]
-        return self._results(found, photos, self._batch(crops))
+        located = [self._located(image) for image in images]
+        batch = self._batch([crop for _, _, crops in located for crop in crops])
+        return self._results([faces for _, faces, _ in located], [photo for photo, _, _ in located], batch)
 
     def analyze(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> Analysis:
         """The upright photo, its faces and their crops (``boxes`` as in :meth:`predict`)."""
-        photo = load_image(image)
-        faces = self._faces(photo) if boxes is None else [Face.from_box(box) for box in boxes]
-        batch = self._batch([self._crop(photo, face) for face in faces])
-        return Analysis(photo, self._results([faces], [photo], batch)[0], batch)
+        photo, faces, crops = self._located(image, boxes)
+        batch = self._batch(crops)
+        return Analysis(photo.pixels, self._results([faces], [photo], batch)[0], batch, photo.scale)
+
+    def _located(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> tuple[Photo, list[Face], list]:
+        """The decoded photo, its faces (found, or ``boxes``) and their crops. The photo is decoded
+        within the process's :data:`DECODING_BUDGET`, a large one at a reduced size (:data:`DECODE_PIXELS`);
+        boxes, given or found, are in pixels of the original photo."""
+        pending = open_photo(image, DECODE_PIXELS)
+        with DECODING_BUDGET.hold(pending.size):
+            photo = pending.decode()
+            faces = self._faces(photo.pixels) if boxes is None else _given_faces(boxes, photo)
+            return photo, faces, [self._crop(photo.pixels, face) for face in faces]
 
     def _faces(self, photo: np.ndarray) -> list[Face]:
         return sorted(self.detector.detect(photo, self.min_score), key=lambda f: f.box[0])
@@ -134,13 +163,14 @@ class Predictor:
         size = self.estimator.img_size
         return np.asarray(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
 
-    def _results(self, found: list[list[Face]], photos, crops: np.ndarray) -> list[list[FaceResult]]:
+    def _results(self, found: list[list[Face]], photos: list[Photo], crops: np.ndarray) -> list[list[FaceResult]]:
         estimates = self.estimator.predict(crops, flip=self.flip)
         results, k = [], 0
         for faces, photo in zip(found, photos):
-            height, width = photo.shape[:2]
+            height, width = (round(side * photo.scale) for side in photo.pixels.shape[:2])
             per_photo = []
             for face in faces:
+                face = _scaled(face, photo.scale)
                 p_female = float(estimates.p_female[k])
                 gender, probability = decide_gender(p_female, self.estimator.gender_min_confidence)
                 per_photo.append(FaceResult(
@@ -151,3 +181,26 @@ class Predictor:
                 k += 1
             results.append(per_photo)
         return results
+
+
+def _given_faces(boxes: Iterable[Box], photo: Photo) -> list[Face]:
+    """The caller's boxes (pixels of the original photo) as faces in ``photo``'s pixels; a box that
+    is not finite or lies wholly outside the photo is refused (``ValueError``), one partly outside
+    is kept (its crop repeats the photo's edge pixels)."""
+    height, width = (side * photo.scale for side in photo.pixels.shape[:2])
+    faces = []
+    for box in boxes:
+        face = Face.from_box(box)
+        x1, y1, x2, y2 = face.box
+        if not all(math.isfinite(v) for v in face.box) or x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+            raise ValueError(f"the face box {tuple(box)} lies outside the {width:.0f}x{height:.0f} photo")
+        faces.append(_scaled(face, 1 / photo.scale))
+    return faces
+
+
+def _scaled(face: Face, factor: float) -> Face:
+    """``face`` with its box and landmarks multiplied by ``factor``."""
+    if factor == 1:
+        return face
+    x1, y1, x2, y2 = (v * factor for v in face.box)
+    return Face((x1, y1, x2, y2), face.score, face.landmarks * factor)

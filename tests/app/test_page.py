@@ -344,10 +344,13 @@ def server(app_server):
     return app_server
 
 
-def client(url: str):
+def client(url: str, who: str | None = None):
+    """A client of the app; ``who``: the address it says it is (``X-Forwarded-For``, trusted where
+    ``FACEAGE_TRUST_FORWARDED=1``), so that one test can be many clients within the per-client limit."""
     from gradio_client import Client
 
-    return Client(url, verbose=False, analytics_enabled=False, download_files=False, max_workers=50)
+    headers = {"X-Forwarded-For": who} if who else None
+    return Client(url, verbose=False, analytics_enabled=False, download_files=False, max_workers=50, headers=headers)
 
 
 def test_app_analyze(server, photo_files):
@@ -381,14 +384,16 @@ def test_app_bad_file_and_no_face(server, photo_files):
 
 
 @pytest.mark.slow
-def test_app_50_concurrent_predictions(server, photo_files):
-    """Requests overlap in the queue; each gets the answer for its own photo."""
+def test_app_50_concurrent_predictions(server, photo_files, monkeypatch):
+    """Requests of 10 clients overlap in the queue; each gets the answer for its own photo."""
     from gradio_client import handle_file
 
     url, _ = server
-    app = client(url)
+    monkeypatch.setenv("FACEAGE_TRUST_FORWARDED", "1")
+    apps = [client(url, f"10.0.0.{i}") for i in range(10)]
     names = ["astronaut" if i % 5 else "cat" for i in range(50)]
-    jobs = [app.submit(handle_file(str(photo_files[name])), api_name="/analyze") for name in names]
+    jobs = [apps[i % 10].submit(handle_file(str(photo_files[name])), api_name="/analyze")
+            for i, name in enumerate(names)]
     results = [job.result(timeout=120) for job in jobs]
     for name, (annotated, table, message, _, _) in zip(names, results):
         assert annotated is not None
@@ -399,17 +404,19 @@ def test_app_50_concurrent_predictions(server, photo_files):
 
 
 @pytest.mark.slow
-def test_app_concurrent_identical_photos_get_whole_images(server, photo_files):
+def test_app_concurrent_identical_photos_get_whole_images(server, photo_files, monkeypatch):
     """50 requests with the same photo: each annotated image is downloaded whole, while other
     requests are still writing theirs (it used to be one file, rewritten under the download)."""
     import httpx
     from gradio_client import handle_file
 
     url, _ = server
-    app = client(url)
+    monkeypatch.setenv("FACEAGE_TRUST_FORWARDED", "1")
+    apps = [client(url, f"10.0.1.{i}") for i in range(10)]
 
-    def analyze_and_download(_) -> bytes:
-        annotated, table, _, _, _ = app.predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")
+    def analyze_and_download(i) -> bytes:
+        photo = handle_file(str(photo_files["astronaut"]))
+        annotated, table, _, _, _ = apps[i % 10].predict(photo, api_name="/analyze")
         assert len(table["data"]) == 1
         response = httpx.get(annotated["url"], timeout=60)  # raises on a body shorter than announced
         response.raise_for_status()
@@ -425,14 +432,17 @@ def test_app_concurrent_identical_photos_get_whole_images(server, photo_files):
 
 
 @pytest.mark.slow
-def test_app_100_concurrent_feedback_submissions(server, photo_files):
+def test_app_100_concurrent_feedback_submissions(server, photo_files, monkeypatch):
+    """20 clients send 5 entries each, all at once (within the per-client limit)."""
     from gradio_client import handle_file
 
     url, store = server
-    app = client(url)
+    monkeypatch.setenv("FACEAGE_TRUST_FORWARDED", "1")
+    apps = [client(url, f"10.0.2.{i}") for i in range(20)]
     before = {e.id for e in store.entries()}
-    app.predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")  # the session's faces
-    jobs = [app.submit(1, age, "female" if age % 2 else "not given", True, api_name="/feedback")
+    for app in apps:
+        app.predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")  # the session's faces
+    jobs = [apps[age % 20].submit(1, age, "female" if age % 2 else "not given", True, api_name="/feedback")
             for age in range(100)]
     messages = [job.result(timeout=120)[0] for job in jobs]
     assert all(m.startswith("Thank you") for m in messages), messages
@@ -488,3 +498,4 @@ def test_app_crowd_returns_a_csv_with_one_row_per_face(server, photo_files, tmp_
     assert list(rows.loc[rows["Face"].isna(), "Note"]) == ["skipped: not an image file (.txt)"]
     assert len(table["data"]) == len(rows) and "2 faces in 2 photos" in message
     assert sum(row[-1] for row in chart["data"]) == 2  # the chart counts the same faces
+
