@@ -17,6 +17,7 @@ import numpy as np
 from ..config import DETECTOR_MIN_SCORE, GENDER_THRESHOLD, GENDERS
 from .crop import crop_face
 from .detectors import DEFAULT_DETECTOR, Face, FaceDetector, get_detector
+from .detectors.base import check_min_score
 from .estimator import AgeGenderEstimator
 from .images import ImageSource, load_image
 
@@ -84,12 +85,14 @@ class Predictor:
     >>> predictor.predict_crops(["face1.jpg", "face2.jpg"])       # photos that are one face each
 
     ``detector``: a registered name (see :mod:`faceage_lib.inference.detectors`) or any
-    :class:`FaceDetector`; ``num_threads``: CPU threads of each LiteRT model.
+    :class:`FaceDetector`; ``min_score``: the detector's bar, in (0, 1] (``ValueError`` otherwise);
+    ``num_threads``: CPU threads of each LiteRT model.
     """
 
     def __init__(self, model_dir: str | os.PathLike | None = None, min_score: float = DETECTOR_MIN_SCORE,
                  flip: bool = False, detector: str | FaceDetector = DEFAULT_DETECTOR,
                  num_threads: int | None = None):
+        check_min_score(min_score)
         self.estimator = AgeGenderEstimator(model_dir, num_threads)
         self.detector = get_detector(detector, num_threads)
         self.min_score = min_score
