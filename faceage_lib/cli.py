@@ -238,7 +238,7 @@ def predict_records(predictor, files: list[Path], progress: bool) -> list[dict]:
     records = []
     for path in files_iter:
         try:
-            faces = [face.to_dict() for face in predictor.predict(path)]
+            faces = [{"face": number, **face.to_dict()} for number, face in enumerate(predictor.predict(path), 1)]
             records.append({"path": str(path), "faces": faces, "error": None})
         except ImageError as error:
             records.append({"path": str(path), "faces": [], "error": str(error)})
@@ -262,9 +262,9 @@ def write_csv(records: list[dict], stream) -> None:
     writer.writeheader()
     for record in records:
         rows = [{"path": record["path"], "error": record["error"] or ""}] if not record["faces"] else []
-        for index, face in enumerate(record["faces"]):
+        for face in record["faces"]:
             x1, y1, x2, y2 = face["box"]
-            rows.append({"path": record["path"], "face": index, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+            rows.append({"path": record["path"], "face": face["face"], "x1": x1, "y1": y1, "x2": x2, "y2": y2,
                          **{k: face[k] for k in CSV_FIELDS[6:-1]}, "error": ""})
         writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
 

@@ -12,7 +12,7 @@ from ..errors import ImageError, StoreError
 from ..feedback import FeedbackStore, is_consent
 from ..inference.predictor import Analysis, FaceResult, Predictor
 from .drawing import draw_faces, fit_for_display
-from .faces import face_cells, reading_order
+from .faces import face_cells
 from .texts import EMPTY_MESSAGE, FEEDBACK_OFF
 from .uploads import read_upload
 
@@ -37,7 +37,7 @@ def analyze(predictor: Predictor, image: Any) -> tuple[Analysis | None, np.ndarr
     if image is None:
         return None, None, [], EMPTY_MESSAGE
     try:
-        analysis = in_reading_order(predictor.analyze(read_upload(image)))
+        analysis = predictor.analyze(read_upload(image))
     except ImageError as error:
         return None, None, [], f"**This file could not be read as a photo.** {_sentence(str(error))}"
     faces = analysis.faces
@@ -50,12 +50,6 @@ def analyze(predictor: Predictor, image: Any) -> tuple[Analysis | None, np.ndarr
     if len(faces) > 1:
         message += " Numbered row by row, left to right, as in the table."
     return analysis, annotated, table_rows(faces), message
-
-
-def in_reading_order(analysis: Analysis) -> Analysis:
-    """The analysis with its faces (and their crops) in reading order, as they are numbered."""
-    order = reading_order(analysis.faces)
-    return Analysis(analysis.image, [analysis.faces[i] for i in order], analysis.crops[order])
 
 
 def table_rows(faces: Sequence[FaceResult]) -> list[list]:

@@ -19,7 +19,7 @@ from ..config import AGE_GROUP_LABELS, age_group
 from ..errors import ImageError
 from ..inference.images import IMAGE_EXTENSIONS
 from ..inference.predictor import Predictor
-from .faces import face_cells, reading_order
+from .faces import face_cells
 
 #: Files read from one request at most (photos uploaded plus photos inside archives).
 MAX_FILES = 100
@@ -84,8 +84,7 @@ def _add_photo(result: CrowdResult, predictor: Predictor, photo: Photo) -> None:
     result.photos += 1
     if not faces:
         result.rows.append(_note_row(photo.name, "no face found"))
-    for number, index in enumerate(reading_order(faces), 1):
-        face = faces[index]
+    for number, face in enumerate(faces, 1):
         result.rows.append([photo.name, number, " ".join(str(v) for v in face.box), *face_cells(face), ""])
         result.ages.append((face.age, face.gender))
 

@@ -20,6 +20,7 @@ from .detectors import DEFAULT_DETECTOR, Face, FaceDetector, get_detector
 from .detectors.base import check_min_score
 from .estimator import AgeGenderEstimator
 from .images import ImageSource, load_image
+from .order import reading_order
 
 Box = Sequence[float]  # x1, y1, x2, y2 in pixels
 UNCERTAIN = "uncertain"
@@ -99,7 +100,9 @@ class Predictor:
         self.flip = flip
 
     def predict(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> list[FaceResult]:
-        """One :class:`FaceResult` per face, left to right. Raises ``ImageError`` on bad input.
+        """One :class:`FaceResult` per face, in reading order (rows top to bottom, left to right:
+        :func:`~faceage_lib.inference.order.reading_order`), the order faces are numbered in from 1
+        everywhere. Raises ``ImageError`` on bad input.
 
         ``boxes``: the faces' (x1, y1, x2, y2) boxes, if known; the detector is then not run and
         the results keep the boxes' order.
@@ -128,7 +131,8 @@ class Predictor:
         return Analysis(photo, self._results([faces], [photo], batch)[0], batch)
 
     def _faces(self, photo: np.ndarray) -> list[Face]:
-        return sorted(self.detector.detect(photo, self.min_score), key=lambda f: f.box[0])
+        faces = self.detector.detect(photo, self.min_score)
+        return [faces[i] for i in reading_order([face.box for face in faces])]
 
     def _crop(self, photo: np.ndarray, face: Face) -> np.ndarray:
         return crop_face(photo, face, self.estimator.img_size)

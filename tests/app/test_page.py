@@ -16,8 +16,8 @@ from PIL import Image
 
 from faceage_lib.app import page, texts, uploads
 from faceage_lib.app.drawing import PALETTE, draw_faces, fit_for_display
-from faceage_lib.app.faces import reading_order
-from faceage_lib.app.analysis import analyze_photo, in_reading_order, save_feedback, table_rows
+from faceage_lib.inference.order import reading_order
+from faceage_lib.app.analysis import analyze_photo, save_feedback, table_rows
 from faceage_lib.app.page import build_app
 from faceage_lib.feedback import FeedbackStore
 from faceage_lib.config import assets_dir
@@ -126,21 +126,23 @@ def test_an_uncertain_gender_reads_well():
 def test_faces_are_numbered_in_reading_order():
     top_left, bottom_left = fake_face((0, 0, 100, 100)), fake_face((0, 200, 100, 300))
     top_right, bottom_right = fake_face((205, 10, 305, 110)), fake_face((200, 195, 300, 295))
-    faces = [top_left, bottom_left, bottom_right, top_right]  # the Predictor's left-to-right order
-    assert [faces[i] for i in reading_order(faces)] == [top_left, top_right, bottom_left, bottom_right]
+    faces = [top_left, bottom_left, bottom_right, top_right]  # left to right, as the detector may give them
+    assert [faces[i] for i in reading_order([f.box for f in faces])] == [top_left, top_right, bottom_left,
+                                                                         bottom_right]
     assert reading_order([]) == []
 
 
 def test_group_example_is_numbered_row_by_row(predictor):
-    """The 2x2 group photo: faces 1-2 on the top row, 3-4 below, crops kept with their faces."""
-    raw = predictor.analyze(str(assets_dir() / "group.jpg"))
-    analysis = in_reading_order(raw)
+    """The 2x2 group photo: the Predictor gives faces 1-2 on the top row, 3-4 below, crops kept
+    with their faces; the app's table numbers them in that order."""
+    analysis = predictor.analyze(str(assets_dir() / "group.jpg"))
     assert len(analysis.faces) == 4
     tops = [face.box[1] for face in analysis.faces]
     lefts = [face.box[0] for face in analysis.faces]
     assert max(tops[:2]) < min(tops[2:]) and lefts[0] < lefts[1] and lefts[2] < lefts[3]
-    for face, crop in zip(analysis.faces, analysis.crops):
-        np.testing.assert_array_equal(crop, raw.crops[raw.faces.index(face)])
+    assert predictor.predict(str(assets_dir() / "group.jpg")) == analysis.faces
+    _, rows, _ = analyze_photo(predictor, str(assets_dir() / "group.jpg"))
+    assert [row[0] for row in rows] == [1, 2, 3, 4] and rows[0][1] == f"{analysis.faces[0].age:.0f}"
 
 
 def accuracy_json(path, groups: dict, model_sha256: str = "abc") -> Path:
