@@ -21,6 +21,8 @@ import numpy as np
 
 #: UTKFace's gender codes are the indices: 0 male, 1 female.
 GENDERS = ("male", "female")
+#: The gender field of an exported feedback file whose person gave no gender (never the model's guess).
+UNKNOWN_GENDER = "unknown"
 RACES = ("White", "Black", "Asian", "Indian", "Others")
 #: The oldest age the model can predict (UTKFace's oldest); its age distribution covers 0..MAX_AGE.
 MAX_AGE = 116

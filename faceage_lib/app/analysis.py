@@ -83,7 +83,7 @@ def save_feedback(store: FeedbackStore, faces: Sequence[FaceResult], crops: np.n
     face = faces[number - 1]
     gender = None if true_gender in (None, "", GENDER_CHOICES[0]) else true_gender
     try:
-        entry = store.add(np.asarray(crops[number - 1]), face.age, face.leaning, face.gender_prob,
+        entry = store.add(np.asarray(crops[number - 1]), face.age, face.gender, face.gender_prob,
                           true_age, consent=consent, true_gender=gender)
     except ValueError as error:
         return False, f"Nothing was stored: {error}."

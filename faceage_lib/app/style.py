@@ -48,3 +48,7 @@ SHOW_ANSWER_JS = """(photo) => {
   }
   return photo;
 }"""
+#: Runs in the browser once feedback was sent: the "Thank you" (or why not) line is brought into view.
+SHOW_FEEDBACK_MESSAGE_JS = """() => {
+  document.querySelector('#faceage-feedback-message')?.scrollIntoView({block: 'center'});
+}"""

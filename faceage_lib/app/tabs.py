@@ -13,7 +13,7 @@ from . import crowd
 from .analysis import GENDER_CHOICES, TABLE_HEADERS, analyze, face_table, save_feedback
 from .components import AnnotatedImage, CsvFile, LiveImage, PhotoInput
 from .live import annotate_frame
-from .style import GENDER_COLOURS, SHOW_ANSWER_JS
+from .style import GENDER_COLOURS, SHOW_ANSWER_JS, SHOW_FEEDBACK_MESSAGE_JS
 from .texts import CROWD_INTRO, EMPTY_MESSAGE, FEEDBACK_INTRO, LIVE_INTRO
 from .uploads import MAX_FILE_SIZE
 
@@ -101,8 +101,9 @@ def photo_tab(predictor: Predictor, store: FeedbackStore | None, store_off: str)
     analysed.then(lambda bad: None if bad else gr.skip(), inputs=[unreadable], outputs=[photo],
                   api_visibility="private", queue=False)
     photo.clear(on_clear, outputs=answer, api_visibility="private", queue=False)
-    send.click(on_feedback, inputs=[state, face_number, true_age, true_gender, consent],
-               outputs=[feedback_message, consent], api_name="feedback", concurrency_limit=4)
+    sent = send.click(on_feedback, inputs=[state, face_number, true_age, true_gender, consent],
+                      outputs=[feedback_message, consent], api_name="feedback", concurrency_limit=4)
+    sent.then(None, js=SHOW_FEEDBACK_MESSAGE_JS, api_visibility="private", queue=False)
 
 
 def live_tab(predictor: Predictor) -> None:

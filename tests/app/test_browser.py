@@ -108,6 +108,7 @@ def test_upload_astronaut_shows_one_face(server, browser, tmp_path):
     page.locator("#faceage-consent input[type=checkbox]").check()
     page.locator("#faceage-send").click()
     expect(page.locator("#faceage-feedback-message")).to_contain_text("Thank you", timeout=TIMEOUT_MS)
+    page.wait_for_function(IN_VIEW, arg="#faceage-feedback-message", timeout=TIMEOUT_MS)  # not at the edge
     expect(page.locator("#faceage-consent input[type=checkbox]")).not_to_be_checked()  # per entry
     (entry,) = store.entries()
     assert entry.true_age == 40
@@ -129,10 +130,13 @@ IMAGE_LOADED = ("() => { const i = document.querySelector('#faceage-result img')
                 " return i && i.complete && i.naturalWidth > 0; }")
 
 
+IN_VIEW = """(selector) => { const r = document.querySelector(selector).getBoundingClientRect();
+    return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }"""
+
+
 def in_viewport(page, selector: str) -> bool:
     """Whether the element is wholly on the screen as it is scrolled now."""
-    return page.evaluate("""(selector) => { const r = document.querySelector(selector).getBoundingClientRect();
-        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""", selector)
+    return page.evaluate(IN_VIEW, selector)
 
 
 def test_phone_layout(server, browser, tmp_path):

@@ -219,6 +219,18 @@ def test_save_feedback_needs_consent_and_a_face(tmp_path, predictor, astronaut):
     np.testing.assert_array_equal(store.crop(saved.id), crops[0])  # the crop, not the photo
 
 
+def test_feedback_on_an_uncertain_face_stores_no_gender(tmp_path, analysed):
+    """Shown "uncertain, 53% M" and sent with the gender "not given": stored as uncertain, with no
+    gender label (the model's coin flip never becomes one)."""
+    faces, crops = analysed
+    unsure = [FaceResult(box=faces[0].box, score=0.9, age=27.0, age_low=22, age_high=33, gender="uncertain",
+                         gender_prob=0.53, p_female=0.47)]
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    assert save_feedback(store, unsure, crops, 1, 27, "not given", True)[0]
+    (saved,) = store.entries()
+    assert (saved.predicted_gender, saved.true_gender, saved.gender) == ("uncertain", None, None)
+
+
 @pytest.fixture
 def analysed(predictor, astronaut):
     """(faces, crops) of the astronaut photo."""
