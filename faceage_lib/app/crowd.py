@@ -56,7 +56,16 @@ class CrowdResult:
     problems: int = 0
 
     def table(self) -> pd.DataFrame:
+        """Every row, every column (the CSV)."""
         return pd.DataFrame(self.rows, columns=HEADERS)
+
+    def shown_table(self) -> pd.DataFrame:
+        """The table as the page shows it, narrow enough for a phone: age with its range and gender
+        with its probability in one cell each, no box (the CSV has every column apart)."""
+        table = self.table()
+        joined = lambda first, second: [f"{a} ({b})" if a else "" for a, b in zip(table[first], table[second])]  # noqa: E731
+        return pd.DataFrame({"File": table["File"], "Face": table["Face"], "Age (range)": joined("Age", "Range"),
+                             "Gender (prob.)": joined("Gender", "Prob."), "Note": table["Note"]})
 
 
 def analyze_crowd(predictor: Predictor, paths: Iterable[str | os.PathLike], max_file_size: int) -> CrowdResult:

@@ -13,7 +13,7 @@ from . import crowd
 from .analysis import GENDER_CHOICES, TABLE_HEADERS, analyze, face_table, save_feedback
 from .components import AnnotatedImage, CsvFile, LiveImage, PhotoInput
 from .live import annotate_frame
-from .style import GENDER_COLOURS, SHOW_ANSWER_JS, SHOW_FEEDBACK_MESSAGE_JS
+from .style import GENDER_COLOURS, SHOW_ANSWER_JS, SHOW_CROWD_ANSWER_JS, SHOW_FEEDBACK_MESSAGE_JS
 from .texts import CROWD_INTRO, EMPTY_MESSAGE, FEEDBACK_INTRO, LIVE_INTRO
 from .uploads import MAX_FILE_SIZE
 
@@ -116,7 +116,7 @@ def live_tab(predictor: Predictor) -> None:
             return frame, tracker
 
     gr.Markdown(LIVE_INTRO)
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_id="faceage-live-row"):
         camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy", min_width=300,
                           webcam_options=gr.WebcamOptions(constraints={"video": {"width": 640, "height": 480}}),
                           elem_id="faceage-camera")
@@ -131,21 +131,22 @@ def crowd_tab(predictor: Predictor) -> None:
     """Many photos or .zip archives: one table of every face, its CSV, and a chart of ages by gender."""
     def on_files(paths):
         result = crowd.analyze_crowd(predictor, paths or [], MAX_FILE_SIZE)
-        table = result.table()
-        csv = crowd.to_csv(table) if paths else None
-        return table, csv, crowd.age_chart(result), crowd.summary(result, paths or [])
+        csv = crowd.to_csv(result.table()) if paths else None
+        return result.shown_table(), csv, crowd.age_chart(result), crowd.summary(result, paths or [])
 
     gr.Markdown(CROWD_INTRO)
     files = gr.File(label="Photos or .zip archives", file_count="multiple", file_types=["image", ".zip"],
                     type="filepath", elem_id="faceage-crowd-files")
     message = gr.Markdown(crowd.summary(crowd.CrowdResult(), []), elem_id="faceage-crowd-message")
-    table = gr.Dataframe(value=crowd.CrowdResult().table(), label="Every face", interactive=False, max_height=420,
-                         elem_id="faceage-crowd-table")
+    table = gr.Dataframe(value=crowd.CrowdResult().shown_table(), label="Every face", interactive=False,
+                         max_height=420, wrap=True, elem_id="faceage-crowd-table",
+                         column_widths=["28%", "14%", "22%", "24%", "12%"])
     with gr.Row(equal_height=False):
         chart = gr.BarPlot(crowd.age_chart(crowd.CrowdResult()), x="age group", y="faces", color="gender",
                            sort=list(AGE_GROUP_LABELS), color_map=GENDER_COLOURS, label="Ages by gender",
-                           x_title="estimated age", y_title="faces", y_axis_format="d", scale=2, min_width=300,
+                           x_title="estimated age", y_title="faces", y_axis_format="d", x_label_angle=-45,
+                           scale=2, min_width=300,
                            elem_id="faceage-crowd-chart")
         csv = CsvFile(label="The table as CSV", interactive=False, scale=1, min_width=200, elem_id="faceage-crowd-csv")
     files.change(on_files, inputs=[files], outputs=[table, csv, chart, message], api_name="crowd",
-                 show_progress="minimal")
+                 show_progress="minimal", js=SHOW_CROWD_ANSWER_JS)
