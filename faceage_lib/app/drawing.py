@@ -118,6 +118,19 @@ def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], max_side: int = M
     return np.asarray(canvas)
 
 
+def draw_hint(image: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``image`` with ``text`` on a dark band at its bottom (the live view's "no face" hint)."""
+    canvas = Image.fromarray(image).convert("RGB")
+    draw = ImageDraw.Draw(canvas)
+    font = _font(max(12, round(max(canvas.size) / 32)))
+    left, top, right, bottom = font.getbbox(text)
+    pad = max(4, (bottom - top) // 3)
+    y = canvas.height - (bottom - top) - 2 * pad
+    draw.rectangle((0, y, canvas.width, canvas.height), fill=(0, 0, 0))
+    draw.text(((canvas.width - (right - left)) // 2 - left, y + pad - top), text, font=font, fill=(255, 255, 255))
+    return np.asarray(canvas)
+
+
 def _display_size(width: int, height: int, max_side: int, min_side: int = MIN_DISPLAY_SIDE) -> tuple[int, int]:
     """The size :func:`fit_for_display` gives a ``width`` x ``height`` photo."""
     longer = max(height, width)

@@ -14,9 +14,11 @@ from PIL import Image
 
 from ..errors import ImageError
 from ..inference.predictor import Predictor
-from .drawing import draw_faces
+from .drawing import draw_faces, draw_hint
 from .tracking import FaceTracker
 
+#: Shown on the live view while no face is found.
+NO_FACE_HINT = "No face found: face the camera, in good light"
 #: JPEG quality of the frames sent back to the browser: small and quick to encode.
 FRAME_QUALITY = 80
 
@@ -30,7 +32,8 @@ def annotate_frame(predictor: Predictor, frame: np.ndarray | None,
                    tracker: FaceTracker | None) -> tuple[np.ndarray | None, FaceTracker]:
     """One RGB frame -> (the frame with a box and label per tracked face, the updated tracker).
 
-    A track keeps its colour while it lives; a frame that cannot be read is passed on as it is.
+    A track keeps its colour while it lives; a frame without a face gets :data:`NO_FACE_HINT`;
+    a frame that cannot be read is passed on as it is.
     """
     tracker = tracker if tracker is not None else new_tracker(predictor)
     if frame is None:
@@ -40,6 +43,8 @@ def annotate_frame(predictor: Predictor, frame: np.ndarray | None,
     except ImageError:
         return frame, tracker
     tracks = tracker.update(faces)
+    if not tracks:
+        return draw_hint(frame, NO_FACE_HINT), tracker
     return draw_faces(frame, [track.face for track in tracks], colours=[track.id - 1 for track in tracks]), tracker
 
 
