@@ -93,7 +93,8 @@ def browser_frames(url: str, clip: Path, seconds: float) -> dict:
         times = page.evaluate(COUNT_FRAMES_JS, seconds)
         browser.close()
     gaps = np.diff(times)
-    return {"seconds": seconds, "frames": len(times), "fps": round((len(times) - 1) / ((times[-1] - times[0]) / 1000), 1),
+    fps = (len(times) - 1) / ((times[-1] - times[0]) / 1000)
+    return {"seconds": seconds, "frames": len(times), "fps": round(fps, 1),
             "gap_ms_median": round(float(np.median(gaps)), 1), "gap_ms_p95": round(float(np.percentile(gaps, 95)), 1),
             "gap_ms_max": round(float(gaps.max()), 1)}
 

@@ -133,7 +133,8 @@ def test_export_round_trip(store, tmp_path):
     given = {  # id -> (crop, true age, expected UTKFace gender code)
         entry(store, seed=1, true_age=1, predicted_gender="male", true_gender="male"): (smooth_crop(1), 1, 0),
         entry(store, seed=2, true_age=34, predicted_gender="male", true_gender="female"): (smooth_crop(2), 34, 1),
-        entry(store, seed=3, true_age=116, predicted_gender="uncertain", true_gender="female"): (smooth_crop(3), 116, 1),
+        entry(store, seed=3, true_age=116, predicted_gender="uncertain",
+              true_gender="female"): (smooth_crop(3), 116, 1),
         entry(store, seed=4, true_age=60, predicted_gender="female", true_gender="male"): (smooth_crop(4), 60, 0),
     }
     out = tmp_path / "export"

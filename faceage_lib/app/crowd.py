@@ -63,7 +63,10 @@ class CrowdResult:
         """The table as the page shows it, narrow enough for a phone: age with its range and gender
         with its probability in one cell each, no box (the CSV has every column apart)."""
         table = self.table()
-        joined = lambda first, second: [f"{a} ({b})" if a else "" for a, b in zip(table[first], table[second])]  # noqa: E731
+
+        def joined(first: str, second: str) -> list[str]:
+            return [f"{a} ({b})" if a else "" for a, b in zip(table[first], table[second])]
+
         return pd.DataFrame({"File": table["File"], "Face": table["Face"], "Age (range)": joined("Age", "Range"),
                              "Gender (prob.)": joined("Gender", "Prob."), "Note": table["Note"]})
 

@@ -82,8 +82,8 @@ def layout(image: np.ndarray, faces: Sequence[FaceResult], max_side: int = MAX_D
         for text in texts:
             left, top, right, bottom = font.getbbox(text)
             size = (right - left + 2 * pad, bottom - top + 2 * pad)
-            rect = next((r for r in _spots(box, size, shown_w, shown_h, line) if not any(_overlap(r, o) for o in others)),
-                        None)
+            spots = _spots(box, size, shown_w, shown_h, line)
+            rect = next((r for r in spots if not any(_overlap(r, o) for o in others)), None)
             if rect:
                 label = (text, rect)
                 placed.append(rect)
