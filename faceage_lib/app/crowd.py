@@ -11,9 +11,11 @@ import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 
 from ..config import AGE_GROUP_LABELS, age_group
 from ..errors import ImageError
@@ -26,6 +28,8 @@ MAX_FILES = 100
 #: Bytes read from one request at most, archives' members counted uncompressed.
 MAX_TOTAL_BYTES = 200 * 2**20
 HEADERS = ["File", "Face", "Box", "Age", "Range", "Gender", "Prob.", "Note"]
+#: Face crops shown in the gallery at most, and their side in pixels.
+MAX_GALLERY, GALLERY_SIDE = 200, 128
 GENDER_ORDER = ("female", "male", "uncertain")
 
 
@@ -52,6 +56,8 @@ class CrowdResult:
 
     rows: list[list] = field(default_factory=list)
     ages: list[tuple[float, str]] = field(default_factory=list)
+    #: (face crop, caption naming its table row) for the gallery, up to MAX_GALLERY
+    crops: list[tuple[np.ndarray, str]] = field(default_factory=list)
     photos: int = 0
     problems: int = 0
 
@@ -71,13 +77,17 @@ class CrowdResult:
                              "Gender (prob.)": joined("Gender", "Prob."), "Note": table["Note"]})
 
 
-def analyze_crowd(predictor: Predictor, paths: Iterable[str | os.PathLike], max_file_size: int) -> CrowdResult:
+def analyze_crowd(predictor: Predictor, paths: Iterable[str | os.PathLike], max_file_size: int,
+                  progress: Callable[[int, str], None] | None = None) -> CrowdResult:
     """Every face of every photo in ``paths`` (photos and .zip archives); never raises on bad files.
 
-    ``max_file_size``: the largest single photo read, in bytes.
+    ``max_file_size``: the largest single photo read, in bytes; ``progress`` is called before each
+    file with its number (from 1) and name.
     """
     result = CrowdResult()
-    for photo in read_photos(paths, max_file_size):
+    for number, photo in enumerate(read_photos(paths, max_file_size), 1):
+        if progress:
+            progress(number, photo.name)
         if photo.problem:
             result.rows.append(_note_row(photo.name, photo.problem))
             result.problems += 1
@@ -88,17 +98,29 @@ def analyze_crowd(predictor: Predictor, paths: Iterable[str | os.PathLike], max_
 
 def _add_photo(result: CrowdResult, predictor: Predictor, photo: Photo) -> None:
     try:
-        faces = predictor.predict(photo.data)
+        analysis = predictor.analyze(photo.data)
     except ImageError as error:
         result.rows.append(_note_row(photo.name, f"not read: {error}"))
         result.problems += 1
         return
     result.photos += 1
-    if not faces:
+    if not analysis.faces:
         result.rows.append(_note_row(photo.name, "no face found"))
-    for number, face in enumerate(faces, 1):
+    for number, face in enumerate(analysis.faces, 1):
         result.rows.append([photo.name, number, " ".join(str(v) for v in face.box), *face_cells(face), ""])
         result.ages.append((face.age, face.gender))
+        if len(result.crops) < MAX_GALLERY:
+            caption = f"{photo.name}, face {number}: {face.label}"
+            result.crops.append((thumbnail(analysis.image, face.box), caption))
+
+
+def thumbnail(image: np.ndarray, box: Sequence[int]) -> np.ndarray:
+    """The face in ``box`` with a margin of a fifth of its size, :data:`GALLERY_SIDE` px square."""
+    x1, y1, x2, y2 = box
+    margin = round(0.2 * max(x2 - x1, y2 - y1))
+    height, width = image.shape[:2]
+    face = image[max(0, y1 - margin):min(height, y2 + margin), max(0, x1 - margin):min(width, x2 + margin)]
+    return np.asarray(Image.fromarray(face).resize((GALLERY_SIDE, GALLERY_SIDE), Image.Resampling.LANCZOS))
 
 
 def _note_row(name: str, note: str) -> list:

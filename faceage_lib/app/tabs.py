@@ -130,10 +130,13 @@ def live_tab(predictor: Predictor) -> None:
 
 def crowd_tab(predictor: Predictor) -> None:
     """Many photos or .zip archives: one table of every face, its CSV, and a chart of ages by gender."""
-    def on_files(paths):
-        result = crowd.analyze_crowd(predictor, paths or [], MAX_FILE_SIZE)
+    def on_files(paths, progress=gr.Progress()):
+        def step(number: int, name: str) -> None:
+            progress((number - 1, None), desc=f"Photo {number}: {name}", unit="photos")
+
+        result = crowd.analyze_crowd(predictor, paths or [], MAX_FILE_SIZE, step)
         csv = crowd.to_csv(result.table()) if paths else None
-        return result.shown_table(), csv, crowd.age_chart(result), crowd.summary(result, paths or [])
+        return result.shown_table(), csv, crowd.age_chart(result), crowd.summary(result, paths or []), result.crops
 
     gr.Markdown(CROWD_INTRO)
     files = gr.File(label="Photos or .zip archives", file_count="multiple", file_types=["image", ".zip"],
@@ -142,6 +145,8 @@ def crowd_tab(predictor: Predictor) -> None:
     table = gr.Dataframe(value=crowd.CrowdResult().shown_table(), label="Every face", interactive=False,
                          max_height=420, wrap=True, elem_id="faceage-crowd-table",
                          column_widths=["28%", "14%", "22%", "24%", "12%"])
+    gallery = gr.Gallery(label="Faces (each captioned with its file and face number, as in the table)", columns=6,
+                         height="auto", object_fit="contain", interactive=False, elem_id="faceage-crowd-gallery")
     with gr.Row(equal_height=False):
         chart = gr.BarPlot(crowd.age_chart(crowd.CrowdResult()), x="age group", y="faces", color="gender",
                            sort=list(AGE_GROUP_LABELS), color_map=GENDER_COLOURS, label="Ages by gender",
@@ -149,5 +154,5 @@ def crowd_tab(predictor: Predictor) -> None:
                            scale=2, min_width=300,
                            elem_id="faceage-crowd-chart")
         csv = CsvFile(label="The table as CSV", interactive=False, scale=1, min_width=200, elem_id="faceage-crowd-csv")
-    files.change(on_files, inputs=[files], outputs=[table, csv, chart, message], api_name="crowd",
-                 show_progress="minimal", js=SHOW_CROWD_ANSWER_JS)
+    files.change(on_files, inputs=[files], outputs=[table, csv, chart, message, gallery], api_name="crowd",
+                 show_progress="full", js=SHOW_CROWD_ANSWER_JS)

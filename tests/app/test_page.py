@@ -488,7 +488,7 @@ def test_app_crowd_returns_a_csv_with_one_row_per_face(server, photo_files, tmp_
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.write(photo_files["astronaut"], "inside/astronaut.png")
         zipped.writestr("readme.txt", "not a photo")
-    table, csv, chart, message = client(url).predict(
+    table, csv, chart, message, gallery = client(url).predict(
         [handle_file(str(photo_files["astronaut"])), handle_file(str(archive))], api_name="/crowd")
     response = httpx.get(csv["url"], timeout=60)
     response.raise_for_status()
@@ -498,3 +498,5 @@ def test_app_crowd_returns_a_csv_with_one_row_per_face(server, photo_files, tmp_
     assert list(rows.loc[rows["Face"].isna(), "Note"]) == ["skipped: not an image file (.txt)"]
     assert len(table["data"]) == len(rows) and "2 faces in 2 photos" in message
     assert sum(row[-1] for row in chart["data"]) == 2  # the chart counts the same faces
+    captions = [item["caption"] for item in gallery]  # a crop per face, named as its table row
+    assert [c.split(": ")[0] for c in captions] == ["astronaut.png, face 1", "photos.zip/inside/astronaut.png, face 1"]
