@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -88,3 +89,19 @@ def test_cli_predict_a_video(clip, tiny_model_dir, capsys, tmp_path):
     assert cli.main(["predict", str(clip), "--model", str(tiny_model_dir), "--format", "csv", "--out", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert lines[0].startswith("path,person,age,age_low,age_high,gender") and len(lines) == 3
+
+
+def test_app_video_tab(app_server, clip, tmp_path):
+    """The app's /video event: the annotated clip back, one row per person, a CSV; a bad file gets a message."""
+    from gradio_client import Client, handle_file
+
+    url, _ = app_server
+    app = Client(url, verbose=False)
+    player, table, csv, message = app.predict(handle_file(str(clip)), api_name="/video")
+    assert Path(player).suffix == ".webm" and Path(player).stat().st_size > 1000  # downloaded
+    assert "2 people in 2.0 s" in message
+    assert [row[0] for row in table["data"]] == [1, 2] and csv
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video" * 100)
+    player, table, _, message = app.predict(handle_file(str(bad)), api_name="/video")
+    assert player is None and not table["data"] and "could not be used" in message

@@ -27,7 +27,7 @@ from ..feedback import FeedbackStore
 from ..inference.predictor import Predictor
 from .analysis import open_store
 from .style import CSS, HEAD, THEME
-from .tabs import crowd_tab, live_tab, photo_tab
+from .tabs import crowd_tab, live_tab, photo_tab, video_tab
 from .texts import TITLE, intro
 from .uploads import CACHE_CHECK_S, CACHE_MAX_AGE_S, MAX_FILE_SIZE
 
@@ -49,7 +49,7 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
     The model is loaded here, once (``ModelFileError`` if it is missing); ``store`` defaults
     to ``FeedbackStore()`` (``$FACEAGE_DB_URL`` or the SQLite file under the data folder).
     If that database cannot be opened, the app starts with feedback switched off and says why.
-    Events have the API names ``/analyze``, ``/feedback``, ``/live`` and ``/crowd``.
+    Events have the API names ``/analyze``, ``/feedback``, ``/live``, ``/crowd`` and ``/video``.
     """
     predictor = Predictor(model_dir)
     store, store_off = (store, "") if store is not None else open_store()
@@ -63,6 +63,8 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
                 live_tab(predictor)
             with gr.Tab("Many photos", id="crowd"):
                 crowd_tab(predictor)
+            with gr.Tab("Video", id="video"):
+                video_tab(predictor)
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=MAX_QUEUE)
     return demo
 

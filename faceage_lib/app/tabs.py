@@ -1,20 +1,25 @@
-"""The page's three tabs, each wiring the plain functions to its components and events."""
+"""The page's four tabs, each wiring the plain functions to its components and events."""
 
 from __future__ import annotations
 
 import logging
+import tempfile
+from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
-from ..config import AGE_GROUP_LABELS, assets_dir
+from ..config import AGE_GROUP_LABELS, VIDEO_EXTENSIONS, assets_dir
+from ..errors import VideoError
 from ..feedback import FeedbackStore
 from ..inference.predictor import Predictor
+from ..video import MAX_VIDEO_SECONDS, analyze_video
 from . import crowd
 from .analysis import GENDER_CHOICES, TABLE_HEADERS, analyze, face_table, save_feedback
 from .components import AnnotatedImage, CsvFile, LiveImage, PhotoInput
 from .live import annotate_frame
 from .style import GENDER_COLOURS, SHOW_ANSWER_JS, SHOW_CROWD_ANSWER_JS, SHOW_FEEDBACK_MESSAGE_JS
-from .texts import CROWD_INTRO, EMPTY_MESSAGE, FEEDBACK_INTRO, LIVE_INTRO
+from .texts import CROWD_INTRO, EMPTY_MESSAGE, FEEDBACK_INTRO, LIVE_INTRO, VIDEO_INTRO
 from .uploads import MAX_FILE_SIZE
 
 log = logging.getLogger(__name__)
@@ -156,3 +161,52 @@ def crowd_tab(predictor: Predictor) -> None:
         csv = CsvFile(label="The table as CSV", interactive=False, scale=1, min_width=200, elem_id="faceage-crowd-csv")
     files.change(on_files, inputs=[files], outputs=[table, csv, chart, message, gallery], api_name="crowd",
                  show_progress="full", js=SHOW_CROWD_ANSWER_JS)
+
+
+VIDEO_HEADERS = ["Person", "Age (range)", "Gender (prob.)", "Seen (s)"]
+
+
+def video_tab(predictor: Predictor) -> None:
+    """A video file in: the clip back annotated, one row per person and its CSV."""
+    def on_video(path, progress=gr.Progress()):
+        if not path:
+            return None, people_table([]), None, ""
+        annotated = Path(tempfile.mkdtemp(dir=ensure_cache(player))) / "faces.webm"
+        try:
+            result = analyze_video(predictor, path, annotated, progress=lambda done: progress(done, desc="Analysing"))
+        except VideoError as error:
+            return None, people_table([]), None, f"**This video could not be used.** {error}."
+        except Exception:  # a bug must not show the user a traceback
+            log.exception("analysing a video failed")
+            return None, people_table([]), None, "**Something went wrong while analysing this video.**"
+        people = result.people
+        message = f"**{len(people)} {'person' if len(people) == 1 else 'people'} in {result.seconds:.1f} s.**"
+        csv = pd.DataFrame(people).to_csv(index=False) if people else None
+        return str(result.annotated), people_table(people), csv, message
+
+    gr.Markdown(VIDEO_INTRO.format(seconds=MAX_VIDEO_SECONDS, mb=MAX_FILE_SIZE // 2**20))
+    with gr.Row(equal_height=False):
+        upload = gr.File(label="Video", file_types=list(VIDEO_EXTENSIONS), type="filepath", min_width=300,
+                         elem_id="faceage-video-file")
+        with gr.Column(min_width=300):
+            message = gr.Markdown("", elem_id="faceage-video-message")
+            player = gr.Video(label="Faces followed", interactive=False, elem_id="faceage-video-result")
+    table = gr.Dataframe(value=people_table([]), headers=VIDEO_HEADERS, label="One row per person", interactive=False,
+                         wrap=True, elem_id="faceage-video-table")
+    csv = CsvFile(label="The people as CSV", interactive=False, elem_id="faceage-video-csv")
+    upload.change(on_video, inputs=[upload], outputs=[player, table, csv, message], api_name="video",
+                  show_progress="full", concurrency_limit=1)
+
+
+def people_table(people: list[dict]):
+    """The video's people as the page shows them (the CSV has every field)."""
+    rows = [[p["person"], f"{p['age']:.0f} ({p['age_low']:.0f}-{p['age_high']:.0f})",
+             f"{p['gender']} ({p['gender_prob']:.0%})", f"{p['seconds_seen']:.1f}"] for p in people]
+    return pd.DataFrame(rows, columns=VIDEO_HEADERS)
+
+
+def ensure_cache(component: gr.components.Component) -> Path:
+    """Gradio's cache folder of ``component`` (cleared with the rest of the cache: ``delete_cache``)."""
+    folder = Path(component.GRADIO_CACHE)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
