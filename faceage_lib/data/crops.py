@@ -27,6 +27,7 @@ from ..errors import DatasetError
 from ..inference.crop import CROP_SCALE, CROP_VERSION, crop_face
 from ..inference.detectors import DEFAULT_DETECTOR, Face, FaceDetector, detector_class, get_detector
 from ..inference.images import load_image
+from ..progress import progress
 
 
 @dataclass
@@ -78,15 +79,21 @@ def cache_key(size: int, detector: type[FaceDetector] | FaceDetector | None = No
 def load_or_build_crops(table: pd.DataFrame, size: int, cache_dir: str | os.PathLike,
                         progress: bool = True) -> CropSet:
     """The crops for ``table`` at ``size``, from ``cache_dir/crops_<size>.npz`` (or its packed
-    ``.jpeg.npz``) if that holds every row under the current :func:`cache_key`, else built now
-    (and cached)."""
+    ``.jpeg.npz``) under the current :func:`cache_key`; the rows it lacks are built now (only
+    those: evaluating the test split crops the test split) and added to the cache."""
     cache, key = Path(cache_dir) / f"crops_{size}.npz", cache_key(size)
-    for read, path in ((_read_raw, cache), (_read_packed, packed_path(cache))):
-        cached = read(path, key) if path.is_file() else None
-        if cached is not None and set(table["hash"]) <= set(cached.hashes):
-            return cached
-    crops, detected = build_crops(list(table["path"]), size, progress)
-    result = CropSet(crops, table["hash"].to_numpy(str), detected)
+    known = [found for read, path in ((_read_raw, cache), (_read_packed, packed_path(cache)))
+             if path.is_file() and (found := read(path, key)) is not None]
+    cached = max(known, key=lambda crops: len(crops.hashes), default=None)
+    have = set(cached.hashes) if cached is not None else set()
+    if set(table["hash"]) <= have:
+        return cached
+    missing = table[~table["hash"].isin(have)].drop_duplicates("hash")
+    crops, detected = build_crops(list(missing["path"]), size, progress)
+    result = CropSet(crops, missing["hash"].to_numpy(str), detected)
+    if cached is not None:
+        result = CropSet(np.concatenate([cached.crops, result.crops]), np.concatenate([cached.hashes, result.hashes]),
+                         np.concatenate([cached.detected, result.detected]))
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, crops=result.crops, hashes=result.hashes, detected=result.detected, key=np.str_(key))
     return result
@@ -131,8 +138,4 @@ def _read_packed(path: Path, key: str) -> CropSet | None:
 
 
 def _progress(items, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc="detect + crop", unit="img")
+    return progress(items, desc="detect + crop") if enabled else items

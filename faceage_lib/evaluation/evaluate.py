@@ -27,8 +27,8 @@ def predict_split(data_dir: str | os.PathLike | None, model_dir: str | os.PathLi
     dataset = load_utkface(data_dir, work_dir)
     work = Path(work_dir) if work_dir else cache_home()
     estimator = AgeGenderEstimator(model_dir)
-    crops = load_or_build_crops(dataset.table, estimator.img_size, work, progress)
     rows = dataset.split(split)
+    crops = load_or_build_crops(rows, estimator.img_size, work, progress)  # only the rows evaluated
     batch = crops.rows(rows)
     started = time.perf_counter()
     estimates = estimator.predict(batch, flip=flip)
