@@ -3,8 +3,8 @@ page, the gaps between them, and how much the age shown for a still face wavers.
 
     python benchmarks/live_browser.py [--seconds 10]   # writes results/live_browser.json and .md
 
-Starts the app on the shipped model, points headless Chromium's fake camera at a generated 640x480
-clip of the astronaut (NASA, public domain, via scikit-image) holding still with sensor noise,
+Starts the app on the shipped model, points headless Chromium's fake camera (at the size the page
+asks for) at a generated 640x480 clip of the astronaut (NASA, public domain, via scikit-image) holding still with sensor noise,
 presses Record and counts the annotated frames that reach the page (each new ``src`` of the live
 image, timed in the page). The jitter is the spread of the age the tracker shows for that still
 face over the same number of seconds at 25 frames a second (the same frames, in-process). Needs
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import tempfile
@@ -102,7 +103,8 @@ def browser_frames(url: str, clip: Path, seconds: float) -> dict:
 def markdown(result: dict) -> str:
     live, jitter = result["browser"], result["jitter"]
     return "\n".join([
-        "# The live view in Chromium (640x480 fake camera, shipped model)", "",
+        f"# The live view in Chromium (fake camera, shipped model; {result['cpus']} CPUs, load average "
+        f"{result['load_average_1min']} as it ran)", "",
         "| annotated frames/s in the page | gap median | gap p95 | gap max | age shown for a still face over "
         f"{result['browser']['seconds']:.0f} s |",
         "|---:|---:|---:|---:|---|",
@@ -127,11 +129,13 @@ def main() -> None:
         demo = build_app()
         _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                                 **LAUNCH_OPTIONS)
+        load = os.getloadavg()[0]  # the machine's load as the count starts: other work on the same cores
         try:
             live = browser_frames(url, clip, args.seconds)
         finally:
             demo.close()
-    result = {"browser": live, "jitter": age_jitter(Predictor(), frames)}
+    result = {"browser": live, "jitter": age_jitter(Predictor(), frames), "cpus": os.cpu_count(),
+              "load_average_1min": round(load, 2)}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "live_browser.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "live_browser.md").write_text(markdown(result))
