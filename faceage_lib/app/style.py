@@ -18,6 +18,7 @@ CSS = """
   word-break: normal;}
 #faceage-crowd-files table {table-layout: fixed; width: 100%;}
 #faceage-crowd-files td {overflow: hidden; text-overflow: ellipsis;}
+#faceage-crowd-files td.filename {max-width: 0; width: 100%;}  /* long names shortened, not widening the page */
 #faceage-table span, #faceage-table td, #faceage-table th, #faceage-crowd-table span, #faceage-crowd-table td,
 #faceage-crowd-table th {font-family: var(--font) !important;}
 #faceage-photo .source-selection {height: auto !important; gap: 6px; flex-wrap: wrap; padding: 4px 0;}
@@ -35,6 +36,11 @@ HEAD = """<style>
 @media (max-width: 640px) {  /* phones: narrow page margins; the live view above the camera */
   .gradio-container > .main {padding-left: 8px !important; padding-right: 8px !important;}
   #faceage-live-row {flex-direction: column-reverse !important;}
+  #faceage-crowd-row {flex-direction: column !important;}
+  #faceage-crowd-row > * {min-width: 0 !important; width: 100% !important;}
+  /* no block is wider than the screen: a chart or gallery first laid out wider must not hold the page wide */
+  .gradio-container .block {max-width: calc(100vw - 16px) !important; overflow-x: hidden;}
+  #faceage-crowd-gallery .grid-container {grid-template-columns: repeat(3, minmax(0, 1fr)) !important;}
 }
 </style>
 <script>

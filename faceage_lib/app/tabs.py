@@ -156,7 +156,7 @@ def crowd_tab(predictor: Predictor) -> None:
                          column_widths=["28%", "14%", "22%", "24%", "12%"])
     gallery = gr.Gallery(label="Faces (each captioned with its file and face number, as in the table)", columns=6,
                          height="auto", object_fit="contain", interactive=False, elem_id="faceage-crowd-gallery")
-    with gr.Row(equal_height=False):
+    with gr.Row(equal_height=False, elem_id="faceage-crowd-row"):
         chart = gr.BarPlot(crowd.age_chart(crowd.CrowdResult()), x="age group", y="faces", color="gender",
                            sort=list(AGE_GROUP_LABELS), color_map=GENDER_COLOURS, label="Ages by gender",
                            x_title="estimated age", y_title="faces", y_axis_format="d", x_label_angle=-45,

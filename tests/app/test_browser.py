@@ -270,3 +270,29 @@ def test_phone_live_view_is_in_sight(server, browser):
     page.wait_for_function(IN_VIEW, arg="#faceage-live img", timeout=TIMEOUT_MS)
     assert_fits_a_phone(page)
     page.close()
+
+
+def test_phone_video(server, browser, tmp_path):
+    """A short clip on a phone: the annotated clip and the people table come back, fitting the screen."""
+    import cv2
+    import numpy as np
+
+    url, _ = server
+    clip = tmp_path / "clip.mp4"
+    head = np.asarray(Image.fromarray(skimage_data.astronaut()).crop((100, 0, 360, 260)).resize((150, 150)))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    for index in range(10):
+        frame = np.full((240, 320, 3), 80, np.uint8)
+        frame[40:190, 60 + index:210 + index] = head
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(url)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#faceage-video-file input[type=file]").set_input_files(str(clip))
+    sync_api.expect(page.locator("#faceage-video-message")).to_contain_text("1 person in 1.0 s", timeout=TIMEOUT_MS)
+    sync_api.expect(page.locator("#faceage-video-result video")).to_be_visible(timeout=TIMEOUT_MS)
+    sync_api.expect(page.locator("#faceage-video-table [role=grid] [role=row][data-index]")).to_have_count(1)
+    assert in_viewport(page, "#faceage-video-message")
+    assert_fits_a_phone(page)
+    page.close()
