@@ -34,7 +34,7 @@ EXAMPLES = (("astronaut.jpg", "an astronaut"), ("group.jpg", "a group of 4"),
 STREAM_EVERY, LIVE_TIME_LIMIT, LIVE_STREAMS = 0.04, 120, 2
 #: The camera's frame size: the browser sends the next frame only once the last one came back, and
 #: at 480x360 the round trip (encode, send, detect, draw, send back) is about half that of 640x480
-#: (benchmarks/live_browser.py: 12.3 instead of 5.5 frames a second under the same load).
+#: (benchmarks/live_browser.py, one run each on these 2 busy cores: 12.3 against 5.5 frames a second).
 LIVE_SIZE = {"width": 480, "height": 360}
 
 
