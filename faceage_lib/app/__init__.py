@@ -4,5 +4,6 @@
 * ``analysis`` is what the Photo tab does, as plain functions; ``uploads`` reads what users send;
 * ``texts`` (the words), ``style`` (CSS, theme) and ``components`` (faceage's own Gradio components);
 * ``drawing`` (boxes and labels on the photo), ``faces`` (reading order, labels, table cells),
-  ``live`` and ``tracking`` (the live webcam view), ``crowd`` (many photos or a .zip at once).
+  ``live`` and ``tracking`` (the live webcam view), ``crowd`` (many photos or a .zip at once);
+  video files are analysed by :mod:`faceage_lib.video`.
 """
