@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .config import VIDEO_EXTENSIONS
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 EXIT_CODES = """exit codes:
@@ -112,13 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     format_option(command, ("table", "json"))
     command.set_defaults(run=run_evaluate)
 
-    command = add(commands, "predict", "age and gender of every face in photos or folders")
-    command.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
+    command = add(commands, "predict", "age and gender of every face in photos or folders, or of each person in videos")
+    command.add_argument("paths", nargs="+", metavar="PATH",
+                         help="image files or folders (searched recursively); or video files (mp4, webm, mov)")
     model_option(command)
     format_option(command, ("json", "csv"))
     command.add_argument("--out", help="write to this file, in a folder that exists (default: standard output)")
     command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
+    command.add_argument("--frames", action="store_true", help="videos: every analysed frame's faces too (JSON)")
     command.set_defaults(run=run_predict)
 
     command = add(commands, "report", "evaluation plots, metrics.json and report.md")
@@ -250,7 +253,7 @@ def predict_records(predictor, files: list[Path], progress: bool) -> list[dict]:
     records = []
     for path in files_iter:
         try:
-            faces = [face.to_dict() for face in predictor.predict(path)]
+            faces = [{"face": number, **face.to_dict()} for number, face in enumerate(predictor.predict(path), 1)]
             records.append({"path": str(path), "faces": faces, "error": None})
         except ImageError as error:
             records.append({"path": str(path), "faces": [], "error": str(error)})
@@ -274,9 +277,9 @@ def write_csv(records: list[dict], stream) -> None:
     writer.writeheader()
     for record in records:
         rows = [{"path": record["path"], "error": record["error"] or ""}] if not record["faces"] else []
-        for index, face in enumerate(record["faces"]):
+        for face in record["faces"]:
             x1, y1, x2, y2 = face["box"]
-            rows.append({"path": record["path"], "face": index, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
+            rows.append({"path": record["path"], "face": face["face"], "x1": x1, "y1": y1, "x2": x2, "y2": y2,
                          **{k: face[k] for k in CSV_FIELDS[6:-1]}, "error": ""})
         writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
 
@@ -306,6 +309,8 @@ def run_predict(args) -> int:
 
     if args.out:
         check_output_file(args.out)
+    if any(Path(path).suffix.lower() in VIDEO_EXTENSIONS for path in args.paths):
+        return run_predict_videos(args)
     files = image_files(args.paths)
     if not files:
         raise FaceAgeError(f"no image files found in {', '.join(args.paths)}")
@@ -323,6 +328,39 @@ def run_predict(args) -> int:
         where = "" if record["path"] in record["error"] else f"{record['path']}: "
         print(f"faceage: {where}{record['error']}", file=sys.stderr)
     return EXIT_PARTIAL if failed else EXIT_OK
+
+
+def run_predict_videos(args) -> int:
+    """``faceage predict`` on videos: one record per video, a summary per person (see faceage_lib.video)."""
+    from .errors import FaceAgeError
+    from .inference.predictor import Predictor
+    from .video import predict_videos
+
+    if not all(Path(path).suffix.lower() in VIDEO_EXTENSIONS for path in args.paths):
+        raise FaceAgeError("give videos on their own, not mixed with photos or folders")
+    predictor = Predictor(args.model, flip=args.flip)
+    records = predict_videos(predictor, args.paths, per_frame=args.frames,
+                             progress=not args.quiet and sys.stderr.isatty())
+    with open(args.out, "w", newline="") if args.out else _stdout() as stream:
+        if args.format == "json":
+            json.dump(records, stream, indent=2)
+            stream.write("\n")
+        else:
+            writer = csv.DictWriter(stream, fieldnames=VIDEO_CSV_FIELDS, extrasaction="ignore")
+            writer.writeheader()
+            for record in records:
+                rows = [{"path": record["path"], **person} for person in record["people"]] or [record]
+                for row in rows:
+                    row = {**row, "error": record["error"] or ""}
+                    writer.writerow({key: csv_cell(value) for key, value in row.items()})
+    for record in records:
+        if record["error"]:
+            print(f"faceage: {record['error']}", file=sys.stderr)
+    return EXIT_PARTIAL if any(record["error"] for record in records) else EXIT_OK
+
+
+VIDEO_CSV_FIELDS = ("path", "person", "age", "age_low", "age_high", "gender", "gender_prob", "p_female",
+                    "seconds_seen", "first_seen_s", "last_seen_s", "error")
 
 
 def _stdout():

@@ -21,6 +21,10 @@ import numpy as np
 
 #: UTKFace's gender codes are the indices: 0 male, 1 female.
 GENDERS = ("male", "female")
+#: Video files `faceage predict` and the app read (with OpenCV: faceage_lib.video).
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mov", ".m4v", ".avi", ".mkv")
+#: The gender field of an exported feedback file whose person gave no gender (never the model's guess).
+UNKNOWN_GENDER = "unknown"
 RACES = ("White", "Black", "Asian", "Indian", "Others")
 #: The oldest age the model can predict (UTKFace's oldest); its age distribution covers 0..MAX_AGE.
 MAX_AGE = 116

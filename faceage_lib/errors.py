@@ -26,3 +26,7 @@ class StoreError(FaceAgeError):
     def __init__(self, message: str, reason: str = ""):
         super().__init__(message)
         self.reason = reason or message
+
+
+class VideoError(FaceAgeError, ValueError):
+    """The input could not be read as a video, or is over the limits (size, length, frame size)."""

@@ -46,7 +46,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.pool import StaticPool
 
-from .config import GENDERS, MAX_AGE, data_home
+from .config import GENDERS, MAX_AGE, UNKNOWN_GENDER, data_home
 from .data.utkface import parse_name
 from .errors import StoreError
 
@@ -75,6 +75,10 @@ class Feedback(Base):
     """One consented feedback entry."""
 
     __tablename__ = "feedback"
+    #: ids are never reused, even after the newest entry is deleted (SQLite's AUTOINCREMENT;
+    #: other databases' sequences never reuse values). A SQLite file created before this keeps
+    #: its old table, whose ids can be reused.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
@@ -82,7 +86,7 @@ class Feedback(Base):
     crop_width: Mapped[int] = mapped_column(Integer, nullable=False)
     crop_height: Mapped[int] = mapped_column(Integer, nullable=False)
     predicted_age: Mapped[float] = mapped_column(Float, nullable=False)
-    predicted_gender: Mapped[str] = mapped_column(String(6), nullable=False)
+    predicted_gender: Mapped[str] = mapped_column(String(9), nullable=False)  # as shown: female, male, uncertain
     gender_prob: Mapped[float] = mapped_column(Float, nullable=False)
     true_age: Mapped[int] = mapped_column(Integer, nullable=False)
     true_gender: Mapped[str | None] = mapped_column(String(6), nullable=True)
@@ -103,9 +107,10 @@ class FeedbackEntry:
     crop_size: tuple[int, int]  # width, height
 
     @property
-    def gender(self) -> str:
-        """The gender used for training: the true one when given, else the predicted one."""
-        return self.true_gender or self.predicted_gender
+    def gender(self) -> str | None:
+        """The gender used for training: the one the person gave, or ``None`` (unknown). The model's
+        guess never becomes a label."""
+        return self.true_gender
 
     def to_dict(self) -> dict:
         """Plain JSON types; ``created_at`` as ISO 8601 in UTC."""
@@ -210,14 +215,15 @@ class FeedbackStore:
 
         Raises ``ValueError`` with the reason when ``consent`` is not ``True`` (the boolean: no
         string, number or list counts), ``true_age`` is not a whole number of years in 0-120,
-        the crop is not an HxWx3 uint8 image, or a gender is not "female" / "male". Nothing is
-        stored then. A database fault raises ``StoreError``.
+        the crop is not an HxWx3 uint8 image, ``predicted_gender`` (the gender shown) is not
+        "female", "male" or "uncertain", or ``true_gender`` (the one the person gives, if any) is
+        not "female" / "male". Nothing is stored then. A database fault raises ``StoreError``.
         """
         if not is_consent(consent):
             raise ValueError("feedback is stored only with the person's consent (consent=True)")
         age = check_true_age(true_age)
         png, (height, width) = encode_crop(crop)
-        predicted_gender = check_gender(predicted_gender, "predicted_gender")
+        predicted_gender = check_gender(predicted_gender, "predicted_gender", SHOWN_GENDERS)
         true_gender = None if true_gender in (None, "") else check_gender(true_gender, "true_gender")
         predicted_age = _finite(predicted_age, "predicted_age", 0, 200)
         gender_prob = _finite(gender_prob, "gender_prob", 0, 1)
@@ -270,8 +276,11 @@ class FeedbackStore:
     def export(self, out_dir: str | os.PathLike) -> ExportResult:
         """Write every crop as a UTKFace-style JPEG; returns the files written and what was left out.
 
-        Names are ``{true age}_{gender}_{timestamp}_{id}.jpg`` (gender 0 male, 1 female: the true
-        gender when given, else the predicted one; no race field, as race is not collected).
+        Names are ``{true age}_{gender}_{timestamp}_{id}.jpg`` (gender 0 male, 1 female, as the
+        person gave it; no race field, as race is not collected). Where the person gave no gender
+        the name says ``unknown`` instead (``{true age}_unknown_{timestamp}_{id}.jpg``): the
+        model's guess is never written as a label, and
+        :func:`~faceage_lib.data.utkface.parse_name` skips such files, saying why.
         UTKFace's labels cover ages 1-116 only, so entries with a true age of 0 or over 116
         cannot be named that way and are skipped; an entry that cannot be read (a damaged crop
         or field) is reported as damaged, and the export goes on. Exporting again overwrites
@@ -312,9 +321,11 @@ def _export_item(session: Session, entry_id: int) -> tuple[str, np.ndarray] | No
     session.expunge(row)
     if not 1 <= row.true_age <= MAX_AGE:
         raise _Skip(f"true age {row.true_age} is outside UTKFace's 1-{MAX_AGE}")
-    gender = GENDERS.index(check_gender(row.true_gender or row.predicted_gender, "gender"))
+    check_gender(row.predicted_gender, "predicted_gender", SHOWN_GENDERS)
+    gender = UNKNOWN_GENDER if row.true_gender is None else GENDERS.index(check_gender(row.true_gender, "gender"))
     name = f"{row.true_age}_{gender}_{_utc(row.created_at):%Y%m%d%H%M%S%f}_{row.id}.jpg"
-    parse_name(name)  # the training data layer must read it back
+    if row.true_gender is not None:
+        parse_name(name)  # the training data layer must read it back
     return name, decode_crop(row.crop_png)
 
 
@@ -394,9 +405,13 @@ def check_true_age(value: Any) -> int:
     return int(value)
 
 
-def check_gender(value: Any, name: str) -> str:
-    if not isinstance(value, str) or value.strip().lower() not in GENDERS:
-        raise ValueError(f"{name} must be 'female' or 'male', not {value!r}")
+#: The genders the app shows (and stores as the prediction): "uncertain" where it held back.
+SHOWN_GENDERS = (*GENDERS, "uncertain")
+
+
+def check_gender(value: Any, name: str, allowed: tuple[str, ...] = GENDERS) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in allowed:
+        raise ValueError(f"{name} must be {' or '.join(repr(g) for g in allowed)}, not {value!r}")
     return value.strip().lower()
 
 

@@ -18,7 +18,7 @@ import faceage_lib
 from faceage_lib import cli
 from faceage_lib.data.dataset import read_manifest
 
-FACE_KEYS = {"box", "score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female"}
+FACE_KEYS = {"face", "box", "score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female"}
 
 
 # --------------------------------------------------------------------------- faceage data
@@ -108,8 +108,8 @@ def test_cli_predict_json(photo_tree, tiny_model_dir, capsys):
 def test_cli_predict_json_matches_the_predictor(photo_tree, tiny_model_dir, predictor, capsys):
     path = photo_tree / "trip" / "day1" / "astronaut.png"
     _, out = _run_predict([str(path), "--model", str(tiny_model_dir)], capsys)
-    assert json.loads(out) == [{"path": str(path), "faces": [f.to_dict() for f in predictor.predict(path)],
-                                "error": None}]
+    faces = [{"face": n, **f.to_dict()} for n, f in enumerate(predictor.predict(path), 1)]  # numbered from 1
+    assert json.loads(out) == [{"path": str(path), "faces": faces, "error": None}]
 
 
 def test_cli_predict_missing_file_is_reported(tmp_path, tiny_model_dir, capsys):
@@ -166,7 +166,7 @@ def test_cli_predict_csv(photo_tree, tiny_model_dir, capsys):
     rows = {Path(row["path"]).name: row for row in reader}
     assert sorted(rows) == ["astronaut.png", "broken.jpg", "cat.jpg"]
     face = rows["astronaut.png"]
-    assert face["face"] == "0" and face["error"] == ""
+    assert face["face"] == "1" and face["error"] == ""
     x1, y1, x2, y2 = (int(face[k]) for k in ("x1", "y1", "x2", "y2"))
     assert 0 <= x1 < x2 <= 512 and 0 <= y1 < y2 <= 512
     assert face["gender"] in ("female", "male")

@@ -120,7 +120,7 @@ def test_entries_hold_what_was_given(store):
     assert (one.id, one.predicted_age, one.predicted_gender, one.gender_prob, one.true_age, one.true_gender) == \
         (first, 20.5, "male", 0.6, 22, "female")
     assert one.gender == "female" and one.crop_size == (48, 48)
-    assert two.true_gender is None and two.gender == "female"  # falls back to the prediction
+    assert two.true_gender is None and two.gender is None  # never the model's guess
     assert one.created_at.tzinfo is not None
     np.testing.assert_array_equal(store.crop(first), crop)  # stored losslessly
     with pytest.raises(KeyError):
@@ -132,9 +132,10 @@ def test_entries_hold_what_was_given(store):
 
 def test_export_round_trip(store, tmp_path):
     given = {  # id -> (crop, true age, expected UTKFace gender code)
-        entry(store, seed=1, true_age=1, predicted_gender="male"): (smooth_crop(1), 1, 0),
+        entry(store, seed=1, true_age=1, predicted_gender="male", true_gender="male"): (smooth_crop(1), 1, 0),
         entry(store, seed=2, true_age=34, predicted_gender="male", true_gender="female"): (smooth_crop(2), 34, 1),
-        entry(store, seed=3, true_age=116, predicted_gender="female"): (smooth_crop(3), 116, 1),
+        entry(store, seed=3, true_age=116, predicted_gender="uncertain",
+              true_gender="female"): (smooth_crop(3), 116, 1),
         entry(store, seed=4, true_age=60, predicted_gender="female", true_gender="male"): (smooth_crop(4), 60, 0),
     }
     out = tmp_path / "export"
@@ -173,7 +174,7 @@ def test_delete(store, tmp_path):
     assert store.delete(remove) is False
     assert store.delete(99_999) is False
     assert [e.id for e in store.entries()] == [keep] and store.count() == 1
-    assert [parse_name(p.name)[0] for p in store.export(tmp_path / "out").written] == [20]
+    assert [p.name.split("_")[0] for p in store.export(tmp_path / "out").written] == ["20"]
 
 
 def test_cli_export_and_delete(monkeypatch, tmp_path, capsys):
@@ -342,7 +343,7 @@ def test_export_skips_and_reports_damaged_rows(sqlite_store, tmp_path):
     damage(sqlite_store, bad_date, "created_at", "yesterday")
     damage(sqlite_store, bad_gender, "predicted_gender", "x")
     result = sqlite_store.export(tmp_path / "out")
-    assert [parse_name(p.name)[0] for p in result.written] == [20, 60]  # the export went on past them
+    assert [p.name.split("_")[0] for p in result.written] == ["20", "60"]  # the export went on past them
     assert sorted(result.damaged) == [bad_crop, bad_date, bad_gender]
     assert "not a readable PNG" in result.damaged[bad_crop]
     assert {good, last} == {int(p.stem.rsplit("_", 1)[1]) for p in result.written}
@@ -378,3 +379,25 @@ def test_cli_database_faults_give_one_line_and_exit_1(monkeypatch, tmp_path, cap
     assert code == 1
     assert err.count("\n") == 1 and err.startswith("faceage: the feedback database")
     assert ("not a SQLite database" if fault == "damaged" else "read-only") in err
+
+
+def test_a_gender_not_given_is_exported_as_unknown_never_as_the_guess(store, tmp_path):
+    """A face shown as "uncertain, 53% M" and sent without a gender: stored as shown, listed with
+    no true gender, exported as ``{age}_unknown_...``, which the data layer skips, saying why."""
+    unsure = entry(store, true_age=27, predicted_gender="uncertain", gender_prob=0.53)
+    leaning = entry(store, seed=2, true_age=31, predicted_gender="male", gender_prob=0.9)
+    by_id = {e.id: e for e in store.entries()}
+    assert by_id[unsure].predicted_gender == "uncertain" and by_id[unsure].gender is None
+    assert by_id[leaning].gender is None
+    names = sorted(path.name for path in store.export(tmp_path).written)
+    assert [name.split("_")[:2] for name in names] == [["27", "unknown"], ["31", "unknown"]]
+    for name in names:
+        with pytest.raises(ValueError, match="gender unknown"):
+            parse_name(name)
+
+
+def test_ids_are_never_reused_after_a_delete(store):
+    first, second = entry(store), entry(store, seed=2)
+    assert store.delete(second)
+    third = entry(store, seed=3)
+    assert third > second > first

@@ -3,6 +3,7 @@
 * ``page`` builds and serves the page (queue, launch); ``tabs`` wires each tab's components and events;
 * ``analysis`` is what the Photo tab does, as plain functions; ``uploads`` reads what users send;
 * ``texts`` (the words), ``style`` (CSS, theme) and ``components`` (faceage's own Gradio components);
-* ``drawing`` (boxes and labels on the photo), ``faces`` (reading order, labels, table cells),
-  ``live`` and ``tracking`` (the live webcam view), ``crowd`` (many photos or a .zip at once).
+* ``drawing`` (boxes and labels placed apart on the photo), ``faces`` (table cells),
+  ``live`` and ``tracking`` (the live webcam view), ``crowd`` (many photos or a .zip at once);
+  video files are analysed by :mod:`faceage_lib.video`.
 """

@@ -32,6 +32,7 @@ LANES = {
     "feedback": Lane("feedback", 4, 100),  # quick work: a database write
     "live": Lane("Live webcam", 2, 4),
     "crowd": Lane("Many photos", 1, 8),
+    "video": Lane("Video", 1, 4),  # minutes of work each
 }
 #: Requests one client may have waiting or running at once, over all the lanes.
 PER_CLIENT = 6

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,7 @@ from ..errors import ImageError, StoreError
 from ..feedback import FeedbackStore, is_consent
 from ..inference.predictor import Analysis, FaceResult, Predictor
 from .drawing import draw_faces, fit_for_display
-from .faces import face_cells, reading_order
+from .faces import face_cells
 from .texts import EMPTY_MESSAGE, FEEDBACK_OFF
 from .uploads import read_upload
 
@@ -41,7 +40,7 @@ def analyze(predictor: Predictor, image: Any) -> tuple[Analysis | None, np.ndarr
     if image is None:
         return None, None, [], EMPTY_MESSAGE
     try:
-        analysis = in_reading_order(predictor.analyze(read_upload(image)))
+        analysis = predictor.analyze(read_upload(image))
     except ImageError as error:
         return None, None, [], f"**This file could not be read as a photo.** {_sentence(str(error))}"
     faces = analysis.faces
@@ -54,12 +53,6 @@ def analyze(predictor: Predictor, image: Any) -> tuple[Analysis | None, np.ndarr
     if len(faces) > 1:
         message += " Numbered row by row, left to right, as in the table."
     return analysis, annotated, table_rows(faces), message
-
-
-def in_reading_order(analysis: Analysis) -> Analysis:
-    """The analysis with its faces (and their crops) in reading order, as they are numbered."""
-    order = reading_order(analysis.faces)
-    return replace(analysis, faces=[analysis.faces[i] for i in order], crops=analysis.crops[order])
 
 
 def table_rows(faces: Sequence[FaceResult]) -> list[list]:
@@ -93,7 +86,7 @@ def save_feedback(store: FeedbackStore, faces: Sequence[FaceResult], crops: np.n
     face = faces[number - 1]
     gender = None if true_gender in (None, "", GENDER_CHOICES[0]) else true_gender
     try:
-        entry = store.add(np.asarray(crops[number - 1]), face.age, face.leaning, face.gender_prob,
+        entry = store.add(np.asarray(crops[number - 1]), face.age, face.gender, face.gender_prob,
                           true_age, consent=consent, true_gender=gender)
     except ValueError as error:
         return False, f"Nothing was stored: {error}."

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 
 from ..config import AGE_GROUP_LABELS, age_group
 from ..errors import ImageError
 from ..inference.images import IMAGE_EXTENSIONS, open_photo
 from ..inference.predictor import DECODE_PIXELS, Predictor
-from .faces import face_cells, reading_order
+from .faces import face_cells
 
 #: Files read from one request at most (photos uploaded plus photos inside archives).
 MAX_FILES = 100
@@ -30,6 +32,8 @@ MAX_TOTAL_BYTES = 200 * 2**20
 #: (25 phone photos of 12 MP; a 12 KB zip of 100 GIFs of 8000 x 8000 would be 6,400 MP of work).
 MAX_TOTAL_PIXELS = 300_000_000
 HEADERS = ["File", "Face", "Box", "Age", "Range", "Gender", "Prob.", "Note"]
+#: Face crops shown in the gallery at most, and their side in pixels.
+MAX_GALLERY, GALLERY_SIDE = 200, 128
 GENDER_ORDER = ("female", "male", "uncertain")
 
 
@@ -61,22 +65,39 @@ class CrowdResult:
 
     rows: list[list] = field(default_factory=list)
     ages: list[tuple[float, str]] = field(default_factory=list)
+    crops: list[tuple[np.ndarray, str]] = field(default_factory=list)
     photos: int = 0
     problems: int = 0
 
     def table(self) -> pd.DataFrame:
+        """Every row, every column (the CSV)."""
         table = pd.DataFrame(self.rows, columns=HEADERS)
         table["Face"] = table["Face"].astype("Int64")  # whole numbers, blank on note rows (not 1.0)
         return table
 
+    def shown_table(self) -> pd.DataFrame:
+        """The table as the page shows it, narrow enough for a phone: age with its range and gender
+        with its probability in one cell each, no box (the CSV has every column apart)."""
+        table = self.table()
 
-def analyze_crowd(predictor: Predictor, paths: Iterable[str | os.PathLike], max_file_size: int) -> CrowdResult:
+        def joined(first: str, second: str) -> list[str]:
+            return [f"{a} ({b})" if a else "" for a, b in zip(table[first], table[second])]
+
+        return pd.DataFrame({"File": table["File"], "Face": table["Face"], "Age (range)": joined("Age", "Range"),
+                             "Gender (prob.)": joined("Gender", "Prob."), "Note": table["Note"]})
+
+
+def analyze_crowd(predictor: Predictor, paths: Iterable[str | os.PathLike], max_file_size: int,
+                  progress: Callable[[int, str], None] | None = None) -> CrowdResult:
     """Every face of every photo in ``paths`` (photos and .zip archives); never raises on bad files.
 
-    ``max_file_size``: the largest single photo read, in bytes.
+    ``max_file_size``: the largest single photo read, in bytes; ``progress`` is called before each
+    file with its number (from 1) and name.
     """
     result, budget = CrowdResult(), Budget.full()
-    for photo in read_photos(paths, max_file_size, budget):
+    for number, photo in enumerate(read_photos(paths, max_file_size, budget), 1):
+        if progress:
+            progress(number, photo.name)
         if photo.problem:
             result.rows.append(_note_row(photo.name, photo.problem))
             result.problems += 1
@@ -89,18 +110,29 @@ def _add_photo(result: CrowdResult, predictor: Predictor, photo: Photo, budget: 
     data = photo.data or b""  # read (its problem is empty)
     try:
         _claim_pixels(budget, data)
-        faces = predictor.predict(data)
+        analysis = predictor.analyze(data)
     except ImageError as error:
         result.rows.append(_note_row(photo.name, f"not read: {error}"))
         result.problems += 1
         return
     result.photos += 1
-    if not faces:
+    if not analysis.faces:
         result.rows.append(_note_row(photo.name, "no face found"))
-    for number, index in enumerate(reading_order(faces), 1):
-        face = faces[index]
+    for number, (face, shown) in enumerate(zip(analysis.faces, analysis.on_image()), 1):
         result.rows.append([photo.name, number, " ".join(str(v) for v in face.box), *face_cells(face), ""])
         result.ages.append((face.age, face.gender))
+        if len(result.crops) < MAX_GALLERY:
+            caption = f"{photo.name}, face {number}: {face.label}"
+            result.crops.append((thumbnail(analysis.image, shown.box), caption))
+
+
+def thumbnail(image: np.ndarray, box: Sequence[int]) -> np.ndarray:
+    """The face in ``box`` with a margin of a fifth of its size, :data:`GALLERY_SIDE` px square."""
+    x1, y1, x2, y2 = box
+    margin = round(0.2 * max(x2 - x1, y2 - y1))
+    height, width = image.shape[:2]
+    face = image[max(0, y1 - margin):min(height, y2 + margin), max(0, x1 - margin):min(width, x2 + margin)]
+    return np.asarray(Image.fromarray(face).resize((GALLERY_SIDE, GALLERY_SIDE), Image.Resampling.LANCZOS))
 
 
 def _claim_pixels(budget: Budget, data: bytes) -> None:

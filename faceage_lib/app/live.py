@@ -15,10 +15,12 @@ from PIL import Image
 
 from ..errors import ImageError
 from ..inference.predictor import Predictor
-from .drawing import draw_faces
+from .drawing import draw_faces, draw_hint
 from .tracking import FaceTracker
 from .uploads import read_upload
 
+#: Shown on the live view while no face is found.
+NO_FACE_HINT = "No face found: face the camera, in good light"
 #: JPEG quality of the frames sent back to the browser: small and quick to encode.
 FRAME_QUALITY = 80
 
@@ -33,8 +35,9 @@ def annotate_frame(predictor: Predictor, frame: Any,
     """One frame -> (the frame with a box and label per tracked face, the updated tracker).
 
     ``frame``: an RGB array, or the upload's path or ``data:`` URL, read within the same limits as
-    a photo (:func:`.uploads.read_upload`). A track keeps its colour while it lives; a frame that
-    cannot be read gives no picture (``None``) and leaves the tracks as they were.
+    a photo (:func:`.uploads.read_upload`). A track keeps its colour while it lives; a frame without a
+    face gets :data:`NO_FACE_HINT`; a frame that cannot be read gives no picture (``None``) and leaves
+    the tracks as they were.
     """
     tracker = tracker if tracker is not None else new_tracker(predictor)
     if frame is None:
@@ -44,6 +47,8 @@ def annotate_frame(predictor: Predictor, frame: Any,
     except ImageError:
         return None, tracker
     tracks = tracker.update(analysis.faces)
+    if not tracks:
+        return draw_hint(analysis.image, NO_FACE_HINT), tracker
     faces = analysis.on_image([track.face for track in tracks])
     return draw_faces(analysis.image, faces, colours=[track.id - 1 for track in tracks]), tracker
 

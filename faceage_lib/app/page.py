@@ -29,7 +29,7 @@ from ..inference.predictor import Predictor
 from . import admission
 from .analysis import open_store
 from .style import CSS, HEAD, THEME
-from .tabs import crowd_tab, live_tab, photo_tab
+from .tabs import crowd_tab, live_tab, photo_tab, video_tab
 from .texts import TITLE, intro
 from .uploads import CACHE_CHECK_S, CACHE_MAX_AGE_S, MAX_FILE_SIZE, MAX_SESSIONS, start_sweeping, upload_folder
 
@@ -50,8 +50,8 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
     The model is loaded here, once (``ModelFileError`` if it is missing); ``store`` defaults
     to ``FeedbackStore()`` (``$FACEAGE_DB_URL`` or the SQLite file under the data folder).
     If that database cannot be opened, the app starts with feedback switched off and says why.
-    Events have the API names ``/analyze``, ``/feedback``, ``/live`` and ``/crowd``, each in a lane of
-    its own (:mod:`.admission`).
+    Events have the API names ``/analyze``, ``/feedback``, ``/live``, ``/crowd`` and ``/video``, each
+    in a lane of its own (:mod:`.admission`).
     """
     predictor = Predictor(model_dir)
     start_sweeping(upload_folder())  # before the page exists: Gradio reads the folder's name then
@@ -67,6 +67,8 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
                 live_tab(predictor)
             with gr.Tab("Many photos", id="crowd"):
                 crowd_tab(predictor)
+            with gr.Tab("Video", id="video"):
+                video_tab(predictor)
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=admission.total_waiting())
     admission.install(demo)
     return demo

@@ -13,6 +13,12 @@ CSS = """
 #faceage-message p {margin: 0.2em 0;}
 #faceage-intro p:last-child {font-size: 0.9em; opacity: 0.85;}
 #faceage-table, #faceage-crowd-table {min-width: 0; overflow-x: auto;}
+#faceage-crowd-table table {table-layout: fixed; width: 100% !important;}
+#faceage-crowd-table td, #faceage-crowd-table th {white-space: normal !important; overflow-wrap: anywhere;
+  word-break: normal;}
+#faceage-crowd-files table {table-layout: fixed; width: 100%;}
+#faceage-crowd-files td {overflow: hidden; text-overflow: ellipsis;}
+#faceage-crowd-files td.filename {max-width: 0; width: 100%;}  /* long names shortened, not widening the page */
 #faceage-table span, #faceage-table td, #faceage-table th, #faceage-crowd-table span, #faceage-crowd-table td,
 #faceage-crowd-table th {font-family: var(--font) !important;}
 #faceage-photo .source-selection {height: auto !important; gap: 6px; flex-wrap: wrap; padding: 4px 0;}
@@ -27,10 +33,27 @@ CSS = """
 #: Raw <head> additions: Gradio rewrites the selectors in ``css`` to sit inside the app's
 #: content, which the page margins are not.
 HEAD = """<style>
-@media (max-width: 640px) {  /* phones: narrow page margins */
+@media (max-width: 640px) {  /* phones: narrow page margins; the live view above the camera */
   .gradio-container > .main {padding-left: 8px !important; padding-right: 8px !important;}
+  #faceage-live-row {flex-direction: column-reverse !important;}
+  #faceage-crowd-row {flex-direction: column !important;}
+  #faceage-crowd-row > * {min-width: 0 !important; width: 100% !important;}
+  /* no block is wider than the screen: a chart or gallery first laid out wider must not hold the page wide */
+  .gradio-container .block {max-width: calc(100vw - 16px) !important; overflow-x: hidden;}
+  #faceage-crowd-gallery .grid-container {grid-template-columns: repeat(3, minmax(0, 1fr)) !important;}
 }
-</style>"""
+</style>
+<script>
+/* Record pressed on the live tab: bring the annotated view into sight (on a phone it is off-screen). */
+document.addEventListener("click", (event) => {
+  const button = event.target.closest && event.target.closest("#faceage-camera button");
+  const live = document.querySelector("#faceage-live");
+  if (button && live && /record/i.test(button.textContent)) {
+    setTimeout(() => live.getBoundingClientRect().bottom > window.innerHeight
+      && live.scrollIntoView({block: "start", behavior: "instant"}), 300);
+  }
+}, true);
+</script>"""
 #: System fonts only: nothing is fetched, and the text is set in one font that has every glyph
 #: (Gradio's default theme font covers only a few of the title's letters, the rest fall back).
 SYSTEM_FONTS = ("Segoe UI", "Roboto", "Helvetica Neue", "Arial", "Liberation Sans", "DejaVu Sans", "sans-serif")
@@ -47,4 +70,14 @@ SHOW_ANSWER_JS = """(photo) => {
     answer.scrollIntoView({block: 'start'});
   }
   return photo;
+}"""
+#: Runs in the browser once feedback was sent: the "Thank you" (or why not) line is brought into view.
+SHOW_FEEDBACK_MESSAGE_JS = """() => {
+  document.querySelector('#faceage-feedback-message')?.scrollIntoView({block: 'center'});
+}"""
+#: Runs in the browser when photos are added to the Many photos tab: its answer (the message,
+#: then the table) is brought to the top of the screen. Returns the files unchanged.
+SHOW_CROWD_ANSWER_JS = """(files) => {
+  if (files && files.length) document.querySelector('#faceage-crowd-message')?.scrollIntoView({block: 'start'});
+  return [files];  // one input: a bare list would be read as one value per input
 }"""

@@ -40,6 +40,9 @@ LIVE_INTRO = ("Allow the camera, then press the record button: each face is foll
 CROWD_INTRO = (f"Choose several photos, or a .zip archive of photos (up to {crowd.MAX_FILES} files, "
                f"{crowd.MAX_TOTAL_BYTES // 2**20} MB in all): one row per face, a CSV to download, and "
                "the ages by gender.")
+VIDEO_INTRO = ("Upload a video (mp4, webm or mov, up to {seconds} s, 1920x1080 and the page's {mb} MB upload "
+               "limit): every person is followed from frame to frame, and you get the clip back with boxes, "
+               "one row per person (median age, likely range, gender, seconds seen) and a CSV. Nothing is kept.")
 EMPTY_MESSAGE = "Add a photo to start: upload one, take one with the webcam, paste one, or click an example photo."
 
 

@@ -27,6 +27,7 @@ from ..errors import DatasetError
 from ..inference.crop import CropSpec, crop_face
 from ..inference.detectors import DEFAULT_DETECTOR, Face, FaceDetector, detector_class, get_detector
 from ..inference.images import load_image
+from ..progress import progress
 
 
 @dataclass
@@ -89,8 +90,9 @@ def cache_key(crop: CropSpec, detector: type[FaceDetector] | FaceDetector | None
 def load_or_build_crops(table: pd.DataFrame, crop: CropSpec | int, cache_dir: str | os.PathLike,
                         progress: bool = True) -> CropSet:
     """The ``crop`` crops (an int: the size) for ``table``: per source (its ``source`` column; UTKFace if
-    it has none), from ``cache_dir/crops_<source>_<size>.npz`` (or its packed ``.jpeg.npz``) if that
-    holds every row under the current :func:`cache_key`, else built now (and cached)."""
+    it has none), from ``cache_dir/crops_<source>_<size>.npz`` (or its packed ``.jpeg.npz``) under the
+    current :func:`cache_key`; the rows it lacks are built now (only those: evaluating a test split crops
+    that split) and added to the cache."""
     crop = CropSpec(crop) if isinstance(crop, int) else crop
     sources = table["source"] if "source" in table else pd.Series("utkface", index=table.index)
     return CropSet.concat([_source_crops(rows, Path(cache_dir) / f"crops_{name}_{crop.size}.npz", crop, progress)
@@ -99,12 +101,17 @@ def load_or_build_crops(table: pd.DataFrame, crop: CropSpec | int, cache_dir: st
 
 def _source_crops(table: pd.DataFrame, cache: Path, crop: CropSpec, progress: bool) -> CropSet:
     key = cache_key(crop)
-    for read, path in ((_read_raw, cache), (_read_packed, packed_path(cache))):
-        cached = read(path, key) if path.is_file() else None
-        if cached is not None and set(table["hash"]) <= set(cached.hashes):
-            return cached
-    crops, detected = build_crops(list(table["path"]), crop, progress)
-    result = CropSet(crops, table["hash"].to_numpy(str), detected)
+    known = [found for read, path in ((_read_raw, cache), (_read_packed, packed_path(cache)))
+             if path.is_file() and (found := read(path, key)) is not None]
+    cached = max(known, key=lambda crops: len(crops.hashes), default=None)
+    have = set(cached.hashes) if cached is not None else set()
+    if cached is not None and set(table["hash"]) <= have:
+        return cached
+    missing = table[~table["hash"].isin(have)].drop_duplicates("hash")
+    crops, detected = build_crops(list(missing["path"]), crop, progress)
+    result = CropSet(crops, missing["hash"].to_numpy(str), detected)
+    if cached is not None:
+        result = CropSet.concat([cached, result])
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, crops=result.crops, hashes=result.hashes, detected=result.detected, key=np.str_(key))
     return result
@@ -157,8 +164,4 @@ def _decode(jpeg: np.ndarray, path: Path) -> np.ndarray:
 
 
 def _progress(items, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc="detect + crop", unit="img")
+    return progress(items, desc="detect + crop") if enabled else items

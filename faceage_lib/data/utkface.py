@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import MAX_AGE, RACES, cache_home
+from ..config import MAX_AGE, RACES, UNKNOWN_GENDER, cache_home
 from ..errors import DatasetError
 from .dataset import Dataset, Scan, assign_splits, cached_dataset, content_hash, files_fingerprint
 from .download import IMAGE_SUFFIXES, find_images_folder, resolve_dataset
@@ -33,6 +33,8 @@ def parse_name(name: str) -> tuple[int, int, int | None]:
     The race field is optional: a few real UTKFace names lack it.
     """
     match = _NAME.match(name)
+    if not match and name.split("_")[1:2] == [UNKNOWN_GENDER]:
+        raise ValueError("gender unknown (feedback given without a gender)")
     if not match:
         raise ValueError("name does not start with age_gender_")
     age, gender = int(match["age"]), int(match["gender"])

@@ -19,8 +19,10 @@ from ..config import DETECTOR_MIN_SCORE, GENDER_THRESHOLD, GENDERS
 from .budget import PixelBudget
 from .crop import crop_face
 from .detectors import DEFAULT_DETECTOR, Face, FaceDetector, get_detector
+from .detectors.base import check_min_score
 from .estimator import AgeGenderEstimator
 from .images import ImageSource, Photo, load_image, open_photo
+from .order import reading_order
 
 Box = Sequence[float]  # x1, y1, x2, y2 in pixels
 UNCERTAIN = "uncertain"
@@ -105,19 +107,23 @@ class Predictor:
     >>> predictor.predict_crops(["face1.jpg", "face2.jpg"])       # photos that are one face each
 
     ``detector``: a registered name (see :mod:`faceage_lib.inference.detectors`) or any
-    :class:`FaceDetector`; ``num_threads``: CPU threads of each LiteRT model.
+    :class:`FaceDetector`; ``min_score``: the detector's bar, in (0, 1] (``ValueError`` otherwise);
+    ``num_threads``: CPU threads of each LiteRT model.
     """
 
     def __init__(self, model_dir: str | os.PathLike | None = None, min_score: float = DETECTOR_MIN_SCORE,
                  flip: bool = False, detector: str | FaceDetector = DEFAULT_DETECTOR,
                  num_threads: int | None = None):
+        check_min_score(min_score)
         self.estimator = AgeGenderEstimator(model_dir, num_threads)
         self.detector = get_detector(detector, num_threads)
         self.min_score = min_score
         self.flip = flip
 
     def predict(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> list[FaceResult]:
-        """One :class:`FaceResult` per face, left to right. Raises ``ImageError`` on bad input.
+        """One :class:`FaceResult` per face, in reading order (rows top to bottom, left to right:
+        :func:`~faceage_lib.inference.order.reading_order`), the order faces are numbered in from 1
+        everywhere. Raises ``ImageError`` on bad input.
 
         ``boxes``: the faces' (x1, y1, x2, y2) boxes, if known; the detector is then not run and
         the results keep the boxes' order.
@@ -154,7 +160,8 @@ class Predictor:
             return photo, faces, [self._crop(photo.pixels, face) for face in faces]
 
     def _faces(self, photo: np.ndarray) -> list[Face]:
-        return sorted(self.detector.detect(photo, self.min_score), key=lambda f: f.box[0])
+        faces = self.detector.detect(photo, self.min_score)
+        return [faces[i] for i in reading_order([face.box for face in faces])]
 
     def _crop(self, photo: np.ndarray, face: Face) -> np.ndarray:
         return crop_face(photo, face, self.estimator.crop)

@@ -110,6 +110,7 @@ def test_upload_astronaut_shows_one_face(server, browser, tmp_path):
     page.locator("#faceage-consent input[type=checkbox]").check()
     page.locator("#faceage-send").click()
     expect(page.locator("#faceage-feedback-message")).to_contain_text("Thank you", timeout=TIMEOUT_MS)
+    page.wait_for_function(IN_VIEW, arg="#faceage-feedback-message", timeout=TIMEOUT_MS)  # not at the edge
     expect(page.locator("#faceage-consent input[type=checkbox]")).not_to_be_checked()  # per entry
     (entry,) = store.entries()
     assert entry.true_age == 40
@@ -131,10 +132,13 @@ IMAGE_LOADED = ("() => { const i = document.querySelector('#faceage-result img')
                 " return i && i.complete && i.naturalWidth > 0; }")
 
 
+IN_VIEW = """(selector) => { const r = document.querySelector(selector).getBoundingClientRect();
+    return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }"""
+
+
 def in_viewport(page, selector: str) -> bool:
     """Whether the element is wholly on the screen as it is scrolled now."""
-    return page.evaluate("""(selector) => { const r = document.querySelector(selector).getBoundingClientRect();
-        return r.height > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }""", selector)
+    return page.evaluate(IN_VIEW, selector)
 
 
 def test_phone_layout(server, browser, tmp_path):
@@ -222,3 +226,75 @@ def test_live_webcam_gets_annotated_frames(server, browser):
     page.wait_for_function(f"() => ({frame})() !== {first!r}", timeout=TIMEOUT_MS)  # a stream, not one frame
     page.close()
     assert not errors, errors
+
+
+def assert_fits_a_phone(page) -> None:
+    """No sideways scroll, and no element (a table cell, a chart label) past the screen's right edge."""
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    past = page.evaluate("""() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right > window.innerWidth + 1)
+        .map(e => `${e.tagName}#${e.id}.${e.className}`).slice(-5)""")
+    assert width <= 391 and not past, f"the page is {width} px wide on a 390 px phone screen: {past}"
+
+
+def test_phone_many_photos(server, browser, tmp_path):
+    """Ten photos on a phone: the table (every column) and the chart fit the screen, and the answer
+    is in view once it comes."""
+    url, _ = server
+    paths = []
+    for i in range(10):
+        path = tmp_path / f"holiday_photo_with_a_long_name_{i:02d}.jpg"
+        Image.fromarray(skimage_data.astronaut()).save(path, quality=80)
+        paths.append(str(path))
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(url)
+    page.get_by_role("tab", name="Many photos").click()
+    page.locator("#faceage-crowd-files input[type=file]").set_input_files(paths)
+    message = page.locator("#faceage-crowd-message")
+    sync_api.expect(message).to_contain_text("in 10 photos", timeout=TIMEOUT_MS)
+    sync_api.expect(page.locator("#faceage-crowd-table [role=grid] [role=row][data-index]").first).to_be_visible()
+    assert in_viewport(page, "#faceage-crowd-message")
+    assert_fits_a_phone(page)
+    save_screenshot(page, tmp_path, "phone-crowd")
+    page.close()
+
+
+def test_phone_live_view_is_in_sight(server, browser):
+    """On a phone, once Record is pressed, the annotated view is on the screen (not below it)."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(url)
+    page.get_by_role("tab", name="Live webcam").click()
+    page.get_by_text("Click to Access Webcam").click()
+    page.locator("#faceage-camera button", has_text="Record").click(timeout=TIMEOUT_MS)
+    page.wait_for_function("() => { const i = document.querySelector('#faceage-live img');"
+                           " return i && i.complete && i.naturalWidth > 0; }", timeout=TIMEOUT_MS)
+    page.wait_for_function(IN_VIEW, arg="#faceage-live img", timeout=TIMEOUT_MS)
+    assert_fits_a_phone(page)
+    page.close()
+
+
+def test_phone_video(server, browser, tmp_path):
+    """A short clip on a phone: the annotated clip and the people table come back, fitting the screen."""
+    import cv2
+    import numpy as np
+
+    url, _ = server
+    clip = tmp_path / "clip.mp4"
+    head = np.asarray(Image.fromarray(skimage_data.astronaut()).crop((100, 0, 360, 260)).resize((150, 150)))
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
+    for index in range(10):
+        frame = np.full((240, 320, 3), 80, np.uint8)
+        frame[40:190, 60 + index:210 + index] = head
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(url)
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#faceage-video-file input[type=file]").set_input_files(str(clip))
+    sync_api.expect(page.locator("#faceage-video-message")).to_contain_text("1 person in 1.0 s", timeout=TIMEOUT_MS)
+    sync_api.expect(page.locator("#faceage-video-result video")).to_be_visible(timeout=TIMEOUT_MS)
+    sync_api.expect(page.locator("#faceage-video-table [role=grid] [role=row][data-index]")).to_have_count(1)
+    assert in_viewport(page, "#faceage-video-message")
+    assert_fits_a_phone(page)
+    page.close()

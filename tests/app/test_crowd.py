@@ -42,8 +42,14 @@ def test_photos_and_a_zip_give_one_row_per_face_and_a_note_per_bad_file(predicto
     archive = make_zip({"a/astronaut.jpg": jpeg(astronaut), "notes.txt": b"hello", "broken.jpg": b"not a jpeg",
                         "blank.png": jpeg(astronaut[:60, :60] * 0), "__MACOSX/a/._astronaut.jpg": b"fork",
                         "../../evil.jpg": jpeg(astronaut)})
-    result = analyze_crowd(predictor, [single, archive], max_file_size=25 * MB)
+    seen = []
+    result = analyze_crowd(predictor, [single, archive], max_file_size=25 * MB,
+                           progress=lambda number, name: seen.append((number, name)))
     notes = {row[0]: row[-1] for row in result.rows if row[-1]}
+    assert seen[:2] == [(1, "astronaut.jpg"), (2, "photos.zip/a/astronaut.jpg")] and len(seen) == 6  # per file
+    assert [caption.split(": ")[0] for _, caption in result.crops] == [  # a crop per face, named as its row
+        f"{row[0]}, face {row[1]}" for row in face_rows(result)]
+    assert all(crop.shape == (crowd.GALLERY_SIDE, crowd.GALLERY_SIDE, 3) for crop, _ in result.crops)
     assert [row[0] for row in face_rows(result)] == ["astronaut.jpg", "photos.zip/a/astronaut.jpg",
                                                     "photos.zip/../../evil.jpg"]
     assert notes["photos.zip/notes.txt"] == "skipped: not an image file (.txt)"

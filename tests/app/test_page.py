@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 
 from faceage_lib.app import page, texts, uploads
-from faceage_lib.app.analysis import analyze_photo, in_reading_order, save_feedback, table_rows
+from faceage_lib.app.analysis import analyze_photo, save_feedback, table_rows
 from faceage_lib.app.drawing import PALETTE, draw_faces, fit_for_display
-from faceage_lib.app.faces import reading_order
 from faceage_lib.app.page import build_app
 from faceage_lib.config import assets_dir
 from faceage_lib.feedback import FeedbackStore
+from faceage_lib.inference.order import reading_order
 from faceage_lib.inference.predictor import FaceResult
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -126,21 +126,23 @@ def test_an_uncertain_gender_reads_well():
 def test_faces_are_numbered_in_reading_order():
     top_left, bottom_left = fake_face((0, 0, 100, 100)), fake_face((0, 200, 100, 300))
     top_right, bottom_right = fake_face((205, 10, 305, 110)), fake_face((200, 195, 300, 295))
-    faces = [top_left, bottom_left, bottom_right, top_right]  # the Predictor's left-to-right order
-    assert [faces[i] for i in reading_order(faces)] == [top_left, top_right, bottom_left, bottom_right]
+    faces = [top_left, bottom_left, bottom_right, top_right]  # left to right, as the detector may give them
+    assert [faces[i] for i in reading_order([f.box for f in faces])] == [top_left, top_right, bottom_left,
+                                                                         bottom_right]
     assert reading_order([]) == []
 
 
 def test_group_example_is_numbered_row_by_row(predictor):
-    """The 2x2 group photo: faces 1-2 on the top row, 3-4 below, crops kept with their faces."""
-    raw = predictor.analyze(str(assets_dir() / "group.jpg"))
-    analysis = in_reading_order(raw)
+    """The 2x2 group photo: the Predictor gives faces 1-2 on the top row, 3-4 below, crops kept
+    with their faces; the app's table numbers them in that order."""
+    analysis = predictor.analyze(str(assets_dir() / "group.jpg"))
     assert len(analysis.faces) == 4
     tops = [face.box[1] for face in analysis.faces]
     lefts = [face.box[0] for face in analysis.faces]
     assert max(tops[:2]) < min(tops[2:]) and lefts[0] < lefts[1] and lefts[2] < lefts[3]
-    for face, crop in zip(analysis.faces, analysis.crops):
-        np.testing.assert_array_equal(crop, raw.crops[raw.faces.index(face)])
+    assert predictor.predict(str(assets_dir() / "group.jpg")) == analysis.faces
+    _, rows, _ = analyze_photo(predictor, str(assets_dir() / "group.jpg"))
+    assert [row[0] for row in rows] == [1, 2, 3, 4] and rows[0][1] == f"{analysis.faces[0].age:.0f}"
 
 
 def measured_json(path, groups: dict, model_sha256: str = "abc") -> Path:
@@ -216,6 +218,18 @@ def test_save_feedback_needs_consent_and_a_face(tmp_path, predictor, astronaut):
     assert saved.true_age == 40 and saved.true_gender is None
     assert saved.predicted_age == faces[0].age and saved.predicted_gender == faces[0].gender
     np.testing.assert_array_equal(store.crop(saved.id), crops[0])  # the crop, not the photo
+
+
+def test_feedback_on_an_uncertain_face_stores_no_gender(tmp_path, analysed):
+    """Shown "uncertain, 53% M" and sent with the gender "not given": stored as uncertain, with no
+    gender label (the model's coin flip never becomes one)."""
+    faces, crops = analysed
+    unsure = [FaceResult(box=faces[0].box, score=0.9, age=27.0, age_low=22, age_high=33, gender="uncertain",
+                         gender_prob=0.53, p_female=0.47)]
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    assert save_feedback(store, unsure, crops, 1, 27, "not given", True)[0]
+    (saved,) = store.entries()
+    assert (saved.predicted_gender, saved.true_gender, saved.gender) == ("uncertain", None, None)
 
 
 @pytest.fixture
@@ -488,7 +502,7 @@ def test_app_crowd_returns_a_csv_with_one_row_per_face(server, photo_files, tmp_
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.write(photo_files["astronaut"], "inside/astronaut.png")
         zipped.writestr("readme.txt", "not a photo")
-    table, csv, chart, message = client(url).predict(
+    table, csv, chart, message, gallery = client(url).predict(
         [handle_file(str(photo_files["astronaut"])), handle_file(str(archive))], api_name="/crowd")
     response = httpx.get(csv["url"], timeout=60)
     response.raise_for_status()
@@ -498,4 +512,5 @@ def test_app_crowd_returns_a_csv_with_one_row_per_face(server, photo_files, tmp_
     assert list(rows.loc[rows["Face"].isna(), "Note"]) == ["skipped: not an image file (.txt)"]
     assert len(table["data"]) == len(rows) and "2 faces in 2 photos" in message
     assert sum(row[-1] for row in chart["data"]) == 2  # the chart counts the same faces
-
+    captions = [item["caption"] for item in gallery]  # a crop per face, named as its table row
+    assert [c.split(": ")[0] for c in captions] == ["astronaut.png, face 1", "photos.zip/inside/astronaut.png, face 1"]

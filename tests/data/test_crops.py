@@ -66,6 +66,29 @@ def test_crop_cache_is_built_once(tmp_path, astronaut, monkeypatch):
         second.rows(pd.DataFrame({"hash": ["unknown"]}))
 
 
+def test_only_the_rows_missing_from_the_cache_are_cropped(tmp_path, astronaut, monkeypatch):
+    """Evaluating the test split crops the test split: rows the cache lacks are built and added, the rest reused."""
+    import pandas as pd
+
+    paths = []
+    for name in ("a", "b"):
+        paths.append(tmp_path / f"{name}.png")
+        Image.fromarray(astronaut).save(paths[-1])
+    crops = faceage_lib.data.crops
+    first = pd.DataFrame({"path": [str(paths[0])], "hash": ["h1"]})
+    both = pd.DataFrame({"path": [str(p) for p in paths], "hash": ["h1", "h2"]})
+    built = []
+    real_build = crops.build_crops
+    monkeypatch.setattr(crops, "build_crops",
+                        lambda paths, *a, **k: built.append(list(paths)) or real_build(paths, *a, **k))
+    crops.load_or_build_crops(first, 32, tmp_path / "cache", progress=False)
+    cached = crops.load_or_build_crops(both, 32, tmp_path / "cache", progress=False)
+    assert built == [[str(paths[0])], [str(paths[1])]]  # b only, the second time
+    assert sorted(cached.hashes) == ["h1", "h2"] and cached.rows(both).shape == (2, 32, 32, 3)
+    crops.load_or_build_crops(first, 32, tmp_path / "cache", progress=False)
+    assert len(built) == 2
+
+
 def test_crop_cache_made_under_another_key_is_rebuilt(tmp_path, astronaut, monkeypatch):
     """Changing the crop, the detector or its version must not reuse old crops (the file is keyed by size only)."""
     import pandas as pd

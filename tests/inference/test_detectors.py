@@ -192,7 +192,50 @@ def test_a_portrait_keeps_its_whole_photo_box_even_below_the_extra_score(detecto
     row[:4] = (10, 12, 190, 195)
     row[4:16] = np.tile([100, 100], 6)
     row[16] = 0.6
-    monkeypatch.setattr(blazeface._BlazeFace, "__call__", lambda self, image, region: row[None].copy())
+    monkeypatch.setattr(blazeface._BlazeFace, "__call__", lambda self, image, region, min_score: row[None].copy())
     monkeypatch.setattr(type(detector), "_search", lambda *a: pytest.fail("no search for a portrait"))
     faces = detector.detect(np.zeros((200, 200, 3), np.uint8))
     assert [face.box for face in faces] == [(10.0, 12.0, 190.0, 195.0)]
+
+
+def _row(box, score: float) -> np.ndarray:
+    from faceage_lib.inference.detectors import blazeface
+
+    row = np.zeros(blazeface.ROW_SIZE, np.float32)
+    row[blazeface.BOX] = box
+    row[blazeface.LANDMARK_POINTS] = np.tile([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], 6)
+    row[blazeface.SCORE] = score
+    return row
+
+
+def test_a_doubtful_box_beside_a_large_face_needs_a_close_look(detector, monkeypatch):
+    """A second, doubtful whole-photo box (hair, a chin, a shoulder beside the face) is kept only
+    if a close look at it sees a face there, even when a large face made the other passes needless."""
+    from faceage_lib.inference.detectors import blazeface
+
+    face, hair = _row((60, 60, 160, 160), 0.93), _row((10, 10, 50, 50), 0.6)
+    monkeypatch.setattr(blazeface._BlazeFace, "__call__",
+                        lambda self, image, region, min_score: np.stack([face, hair]))
+    looked = []
+    monkeypatch.setattr(type(detector), "_close_look",
+                        lambda self, image, rows: looked.append(rows) or np.zeros((len(rows), 17), np.float32))
+    faces = detector.detect(np.zeros((224, 224, 3), np.uint8))
+    assert [f.box for f in faces] == [(60.0, 60.0, 160.0, 160.0)]
+    assert len(looked) == 1 and looked[0][0, 0] == 10  # the hair was looked at, the face was not
+
+
+def test_min_score_below_the_default_finds_a_faint_face(detector, astronaut):
+    """``min_score`` is the whole-photo pass's bar (it was fixed at 0.5 before): a low-contrast face
+    that pass scores about 0.4 is kept with ``min_score=0.05`` (a close look confirms it), with its
+    whole-photo score; at the default only the other passes find it."""
+    faint = np.clip((astronaut.astype(np.float32) - 128) * 0.072 + 160, 0, 255).astype(np.uint8)
+    faces = detector.detect(faint, min_score=0.05)
+    assert len(faces) == 1 and 0.2 < faces[0].score < 0.5
+    assert faces[0].box[0] == pytest.approx(177, abs=15) and faces[0].box[1] == pytest.approx(79, abs=15)
+    assert all(face.score >= 0.5 for face in detector.detect(faint))
+
+
+@pytest.mark.parametrize("min_score", [0, -0.1, 1.5])
+def test_min_score_out_of_range_is_refused(detector, astronaut, min_score):
+    with pytest.raises(ValueError, match="min_score must be in"):
+        detector.detect(astronaut, min_score=min_score)

@@ -51,6 +51,12 @@ class Face:
         return cls(box=(x1, y1, x2, y2), score=score, landmarks=landmarks)
 
 
+def check_min_score(min_score: float) -> None:
+    """``ValueError`` unless ``min_score`` is a detector score: in (0, 1]."""
+    if not 0 < min_score <= 1:
+        raise ValueError(f"min_score must be in (0, 1], not {min_score!r}")
+
+
 class FaceDetector(ABC):
     """Finds faces in an upright RGB uint8 photo."""
 

@@ -22,7 +22,7 @@ import numpy as np
 from ...config import DETECTOR_MIN_SCORE
 from ...errors import ModelFileError
 from ..runtime import TFLiteModel
-from .base import Face, FaceDetector
+from .base import Face, FaceDetector, check_min_score
 
 NMS_IOU = 0.3
 #: Unless the short-range pass finds a face (scoring :data:`EXTRA_MIN_SCORE`) at least this share
@@ -49,7 +49,21 @@ EXTRA_MIN_SCORE = 0.75
 #: A candidate face is confirmed by the short-range model on a close-up where it spans this many
 #: of the model's 128 px (real faces score 0.95 there; textures that fooled a coarse pass do not).
 CLOSE_FACE = 40
+#: The close look confirms a candidate with a face that overlaps it this much (IoU), not with a
+#: face beside it (a patch of hair or a chin next to the real face was "confirmed" by that face).
+CONFIRM_IOU = 0.3
 TILE_BATCH = 64
+
+# A detection is one row of floats: its box, its six landmarks (x, y each, in the order of
+# base.LANDMARKS) and its score, in pixels of the photo (or of the square it was found in).
+X1, Y1, X2, Y2 = 0, 1, 2, 3
+BOX = slice(0, 4)
+LANDMARK_POINTS = slice(4, 16)
+POINTS = slice(0, 16)  # every coordinate (box and landmarks), x and y alternating
+SCORE = 16
+ROW_SIZE = 17
+#: The model's raw regression, as 8 (x, y) pairs per anchor: box centre, box size, 6 landmarks.
+RAW_CENTRE, RAW_SIZE, RAW_LANDMARKS = 0, 1, slice(2, 8)
 
 
 @dataclass(frozen=True)
@@ -115,8 +129,9 @@ class _BlazeFace:
     def size(self) -> int:
         return self.anchors.size
 
-    def __call__(self, image: np.ndarray, region: tuple[int, int, int, int]) -> np.ndarray:
-        """Detections in ``image[region]`` as rows (x1, y1, x2, y2, 12 landmark coords, score)."""
+    def __call__(self, image: np.ndarray, region: tuple[int, int, int, int],
+                 min_score: float = DETECTOR_MIN_SCORE) -> np.ndarray:
+        """Detections in ``image[region]`` scoring at least ``min_score``, one row each (see :data:`ROW_SIZE`)."""
         x0, y0, x1, y1 = region
         side = max(x1 - x0, y1 - y0)  # letterbox: pad to a square, keeping the aspect ratio
         scale = self.size / side
@@ -125,25 +140,30 @@ class _BlazeFace:
         resized = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         square = np.full((1, self.size, self.size, 3), -1.0, np.float32)
         square[0, :h, :w] = _normalise(resized)
-        rows, _ = self.run(square)
-        rows[:, :16] = rows[:, :16] / scale + np.tile([x0, y0], 8)
+        rows, _ = self.run(square, min_score)
+        rows[:, POINTS] = rows[:, POINTS] / scale + np.tile([x0, y0], 8)
         return rows
 
-    def run(self, squares: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Detections in a batch of model-sized squares (values in [-1, 1]): rows in the squares'
-        pixels, and the index of the square each row comes from."""
+    def run(self, squares: np.ndarray, min_score: float = DETECTOR_MIN_SCORE) -> tuple[np.ndarray, np.ndarray]:
+        """Detections scoring at least ``min_score`` in a batch of model-sized squares (values in
+        [-1, 1]): rows in the squares' pixels, and the index of the square each row comes from.
+
+        The model regresses, per anchor, 8 points (x, y) relative to the anchor's centre: the box
+        centre (:data:`RAW_CENTRE`), the box size (:data:`RAW_SIZE`, a width and height, not a point)
+        and the landmarks (:data:`RAW_LANDMARKS`); and one logit.
+        """
         outputs = self.model.run(squares)
         raw = self.anchors.unbatch(next(v for v in outputs.values() if v.shape[-1] == 16), len(squares))
         logits = self.anchors.unbatch(next(v for v in outputs.values() if v.shape[-1] == 1), len(squares))[..., 0]
-        square, anchor = np.nonzero(logits > np.log(DETECTOR_MIN_SCORE / (1 - DETECTOR_MIN_SCORE)))
+        scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))
+        square, anchor = np.nonzero(scores >= min_score)
         points = raw[square, anchor].reshape(-1, 8, 2)
         centres = self.anchors.centres[anchor] * self.size
-        points[:, 0] += centres
-        points[:, 2:] += centres[:, None, :]
-        half = points[:, 1] / 2
-        boxes = np.concatenate([points[:, 0] - half, points[:, 0] + half], 1)
-        scores = 1 / (1 + np.exp(-np.clip(logits[square, anchor], -80, 80)))
-        rows = np.concatenate([boxes, points[:, 2:].reshape(-1, 12), scores[:, None]], 1)
+        centre = points[:, RAW_CENTRE] + centres
+        half = points[:, RAW_SIZE] / 2
+        landmarks = points[:, RAW_LANDMARKS] + centres[:, None, :]
+        rows = np.concatenate([centre - half, centre + half, landmarks.reshape(len(points), 12),
+                               scores[square, anchor][:, None]], 1)
         return rows.astype(np.float32), square
 
 
@@ -151,7 +171,9 @@ class BlazeFaceDetector(FaceDetector):
     """MediaPipe's BlazeFace pair (short and full range) on LiteRT, with tiles for small faces."""
 
     name = "blazeface"
-    version = "3"  # 2: tiled short-range pyramid with close-up confirmation; 3: portraits framed as in v1
+    # 2: tiled short-range pyramid with close-up confirmation; 3: portraits framed as in v1;
+    # 4: every doubtful box confirmed by an overlapping close look (fewer false boxes), min_score honoured
+    version = "4"
 
     def __init__(self, num_threads: int | None = None):
         super().__init__(num_threads)
@@ -159,25 +181,30 @@ class BlazeFaceDetector(FaceDetector):
         self._full = _BlazeFace(FULL_RANGE, num_threads=num_threads)
 
     def detect(self, image: np.ndarray, min_score: float = DETECTOR_MIN_SCORE) -> list[Face]:
+        """Faces scoring at least ``min_score`` (in (0, 1]) in the whole-photo pass, those below
+        :func:`extra_min_score` confirmed by a close look; then, unless a large face was found, the
+        faces the other passes suggest and a close look confirms."""
+        check_min_score(min_score)
         height, width = image.shape[:2]
-        found = self._short(image, (0, 0, width, height))
-        found = found[found[:, 16] >= min_score]
-        widths = found[:, 2] - found[:, 0]
-        sure = found[(found[:, 16] >= EXTRA_MIN_SCORE) | (widths >= PORTRAIT_FACE * min(width, height))]
-        if not len(sure) or (sure[:, 2] - sure[:, 0]).max() < SMALL_FACE * min(width, height):
-            kept = np.concatenate([sure, self._confirmed(image, found[found[:, 16] < EXTRA_MIN_SCORE])])
-            found = np.concatenate([kept, self._search(image, kept, min_score)])
-        return [_to_face(row) for row in _weighted_nms(found)]
+        found = self._short(image, (0, 0, width, height), min_score)
+        bar = extra_min_score(min_score)
+        widths = found[:, X2] - found[:, X1]
+        portrait = (widths >= PORTRAIT_FACE * min(width, height)) & (found[:, SCORE] >= DETECTOR_MIN_SCORE)
+        sure = (found[:, SCORE] >= bar) | portrait
+        kept = np.concatenate([found[sure], self._confirmed(image, found[~sure], bar)])
+        if not sure.any() or widths[sure].max() < SMALL_FACE * min(width, height):
+            kept = np.concatenate([kept, self._search(image, kept, bar)])
+        return [_to_face(row) for row in _weighted_nms(kept)]
 
-    def _confirmed(self, image: np.ndarray, doubtful: np.ndarray) -> np.ndarray:
-        """The doubtful whole-photo detections whose cluster a close look confirms, as they are:
-        the face keeps the box it always had (a patch of hair or texture is dropped)."""
+    def _confirmed(self, image: np.ndarray, doubtful: np.ndarray, bar: float) -> np.ndarray:
+        """The doubtful whole-photo detections whose cluster a close look confirms (scoring at least
+        ``bar``), as they are: the face keeps the box it always had (a patch of hair or texture is dropped)."""
         clusters = _clusters(doubtful)
-        merged = np.array([_merged(cluster) for cluster in clusters], np.float32).reshape(-1, 17)
-        sure = self._close_look(image, merged)[:, 16] >= EXTRA_MIN_SCORE
-        return np.concatenate([np.zeros((0, 17), np.float32), *(c for c, ok in zip(clusters, sure) if ok)])
+        merged = np.array([_merged(cluster) for cluster in clusters], np.float32).reshape(-1, ROW_SIZE)
+        sure = self._close_look(image, merged)[:, SCORE] >= bar
+        return np.concatenate([_no_rows(), *(c for c, ok in zip(clusters, sure) if ok)])
 
-    def _search(self, image: np.ndarray, found: np.ndarray, min_score: float) -> np.ndarray:
+    def _search(self, image: np.ndarray, found: np.ndarray, bar: float) -> np.ndarray:
         """Faces suggested by the full-range pass or the tiles, each kept only if a close look
         confirms it. A face the whole-photo short-range pass found keeps its box (the crops the
         shipped model was trained on are framed by those boxes): the other passes frame faces
@@ -187,38 +214,36 @@ class BlazeFaceDetector(FaceDetector):
         candidates = np.concatenate([self._full(image, (0, 0, width, height)), self._tiled(image)])
         if len(found):
             candidates = candidates[[not (_iou(row, found) > NMS_IOU).any() for row in candidates]]
-        confirmed = self._close_look(image, np.array(_weighted_nms(candidates)).reshape(-1, 17))
-        return confirmed[confirmed[:, 16] >= max(min_score, EXTRA_MIN_SCORE)]
+        confirmed = self._close_look(image, np.array(_weighted_nms(candidates)).reshape(-1, ROW_SIZE))
+        return confirmed[confirmed[:, SCORE] >= bar]
 
     def _close_look(self, image: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Each candidate looked at again in the photo at full resolution, framed so that it spans
         :data:`CLOSE_FACE` px of the short-range model's input: one row per candidate, the best
-        detection there whose centre lies in the candidate's box (score 0 where there is none)."""
-        rows = [np.zeros((0, 17), np.float32)]
+        detection there that overlaps the candidate by :data:`CONFIRM_IOU` (score 0 where there is none)."""
+        rows = [_no_rows()]
         for first in range(0, len(candidates), TILE_BATCH):
             chunk = candidates[first:first + TILE_BATCH]
             views = [_close_up(image, row, self._short.size) for row in chunk]
             found, index = self._short.run(np.stack([square for square, _, _ in views]))
             origins = np.array([origin for _, origin, _ in views], np.float32)
             scales = np.array([scale for _, _, scale in views], np.float32)
-            found[:, :16] = found[:, :16] / scales[index, None] + np.tile(origins[index], 8)
-            centre_x, centre_y = (found[:, 0] + found[:, 2]) / 2, (found[:, 1] + found[:, 3]) / 2
-            inside = ((centre_x > chunk[index, 0]) & (centre_x < chunk[index, 2])
-                      & (centre_y > chunk[index, 1]) & (centre_y < chunk[index, 3]))
+            found[:, POINTS] = found[:, POINTS] / scales[index, None] + np.tile(origins[index], 8)
+            same = _iou(found, chunk[index]) >= CONFIRM_IOU
             for i in range(len(chunk)):
-                mine = found[inside & (index == i)]
-                rows.append(mine[np.argmax(mine[:, 16])][None] if len(mine) else np.zeros((1, 17), np.float32))
+                mine = found[same & (index == i)]
+                rows.append(mine[np.argmax(mine[:, SCORE])][None] if len(mine) else np.zeros((1, ROW_SIZE), np.float32))
         return np.concatenate(rows)
 
     def _tiled(self, image: np.ndarray) -> np.ndarray:
         """Detections of the short-range model over the tiles of every pyramid level."""
-        rows = [np.zeros((0, 17), np.float32)]
+        rows = [_no_rows()]
         level = image
         for scale in _level_scales(image.shape[1], image.shape[0]):
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
             level = cv2.resize(level, size, interpolation=cv2.INTER_AREA)
             found = self._level(_normalise(level))
-            found[:, :16] /= scale
+            found[:, POINTS] /= scale
             rows.append(found)
         return np.concatenate(rows)
 
@@ -230,24 +255,31 @@ class BlazeFaceDetector(FaceDetector):
         padded = np.full((max(level.shape[0], side), max(level.shape[1], side), 3), -1.0, np.float32)
         padded[: level.shape[0], : level.shape[1]] = level
         grid = [(ix, iy) for iy in range(len(ys)) for ix in range(len(xs))]
-        rows = [np.zeros((0, 17), np.float32)]
+        rows = [_no_rows()]
         for first in range(0, len(grid), TILE_BATCH):
             cells = np.array(grid[first:first + TILE_BATCH])
             origins = np.stack([xs[cells[:, 0]], ys[cells[:, 1]]], 1)
             found, tile = self._short.run(np.stack([padded[y:y + side, x:x + side] for x, y in origins]))
-            found[:, :16] += np.tile(origins[tile], 8)
-            centre_x, centre_y = (found[:, 0] + found[:, 2]) / 2, (found[:, 1] + found[:, 3]) / 2
+            found[:, POINTS] += np.tile(origins[tile], 8)
+            centre_x, centre_y = _centres(found)
             owned = (_owner(centre_x, xs, side) == cells[tile, 0]) & (_owner(centre_y, ys, side) == cells[tile, 1])
             rows.append(found[owned])
         return np.concatenate(rows)
+
+
+def extra_min_score(min_score: float) -> float:
+    """The score a face below it needs from a close look to be kept: :data:`EXTRA_MIN_SCORE`, or
+    ``min_score`` where that is higher. A lower ``min_score`` lets fainter faces of the whole-photo
+    pass be looked at again, but the close look still has to see a face."""
+    return max(min_score, EXTRA_MIN_SCORE)
 
 
 def _close_up(image: np.ndarray, row: np.ndarray, size: int) -> tuple[np.ndarray, tuple[float, float], float]:
     """A ``size`` square around the box of ``row``, scaled so the box is :data:`CLOSE_FACE` px
     wide (parts outside the photo are black): the normalised square, the photo point at its
     top-left corner, and the scale."""
-    scale = CLOSE_FACE / max(row[2] - row[0], 1.0)
-    x0, y0 = (row[0] + row[2]) / 2 - size / scale / 2, (row[1] + row[3]) / 2 - size / scale / 2
+    scale = CLOSE_FACE / max(row[X2] - row[X1], 1.0)
+    x0, y0 = (row[X1] + row[X2]) / 2 - size / scale / 2, (row[Y1] + row[Y2]) / 2 - size / scale / 2
     left, top = max(0, math.floor(x0)), max(0, math.floor(y0))
     right = min(image.shape[1], math.ceil(x0 + size / scale))
     bottom = min(image.shape[0], math.ceil(y0 + size / scale))
@@ -291,18 +323,19 @@ def _owner(centres: np.ndarray, starts: np.ndarray, side: int) -> np.ndarray:
 
 
 def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
+    """IoU of ``box`` with each of ``boxes`` (or of two equal stacks of boxes, pair by pair)."""
+    x1 = np.maximum(box[..., X1], boxes[..., X1])
+    y1 = np.maximum(box[..., Y1], boxes[..., Y1])
+    x2 = np.minimum(box[..., X2], boxes[..., X2])
+    y2 = np.minimum(box[..., Y2], boxes[..., Y2])
     inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda b: (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])  # noqa: E731
+    area = lambda b: (b[..., X2] - b[..., X1]) * (b[..., Y2] - b[..., Y1])  # noqa: E731
     return inter / np.maximum(area(box) + area(boxes) - inter, 1e-9)
 
 
 def _clusters(rows: np.ndarray) -> list[np.ndarray]:
     """MediaPipe's NMS grouping: the best remaining detection and all that overlap it, in turn."""
-    rows = rows[np.argsort(-rows[:, 16])]
+    rows = rows[np.argsort(-rows[:, SCORE])]
     clusters = []
     while len(rows):
         overlap = _iou(rows[0], rows) > NMS_IOU
@@ -318,10 +351,19 @@ def _weighted_nms(rows: np.ndarray) -> list[np.ndarray]:
 
 def _merged(cluster: np.ndarray) -> np.ndarray:
     """One detection from a cluster: coordinates averaged by score, the best score."""
-    weights = cluster[:, 16:17]
-    return np.append((cluster[:, :16] * weights).sum(0) / weights.sum(), cluster[0, 16])
+    weights = cluster[:, SCORE:SCORE + 1]
+    return np.append((cluster[:, POINTS] * weights).sum(0) / weights.sum(), cluster[0, SCORE])
 
 
 def _to_face(row: np.ndarray) -> Face:
-    x1, y1, x2, y2 = (float(v) for v in row[:4])
-    return Face(box=(x1, y1, x2, y2), score=float(row[16]), landmarks=row[4:16].reshape(6, 2).copy())
+    x1, y1, x2, y2 = (float(v) for v in row[BOX])
+    return Face(box=(x1, y1, x2, y2), score=float(row[SCORE]), landmarks=row[LANDMARK_POINTS].reshape(-1, 2).copy())
+
+
+def _centres(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The x and y of each row's box centre."""
+    return (rows[:, X1] + rows[:, X2]) / 2, (rows[:, Y1] + rows[:, Y2]) / 2
+
+
+def _no_rows() -> np.ndarray:
+    return np.zeros((0, ROW_SIZE), np.float32)
