@@ -157,7 +157,8 @@ def _advance(bar) -> Callable[[float], None]:
 
 
 def _writer(path: str | os.PathLike, fps: float, width: int, height: int) -> cv2.VideoWriter:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80")  # type: ignore[attr-defined], fps, (width, height))
+    vp8 = cv2.VideoWriter_fourcc(*"VP80")  # type: ignore[attr-defined]  # (missing from OpenCV's stubs)
+    writer = cv2.VideoWriter(str(path), vp8, fps, (width, height))
     if not writer.isOpened():
         raise VideoError(f"the annotated video cannot be written to {path}")
     return writer
