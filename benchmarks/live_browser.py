@@ -6,8 +6,8 @@ page, the gaps between them, and how much the age shown for a still face wavers.
 Starts the app on the shipped model, points headless Chromium's fake camera (at the size the page
 asks for) at a generated 640x480 clip of the astronaut (NASA, public domain, via scikit-image)
 holding still with sensor noise, presses Record and counts the annotated frames that reach the page
-(each new ``src`` of the live image, timed in the page). The jitter is the spread of the age the tracker shows for that still
-face over the same number of seconds at 25 frames a second (the same frames, in-process). Needs
+(each new ``src`` of the live image, timed in the page). The jitter is the spread of the age the tracker
+shows for that still face over the same number of seconds at 25 frames a second (the same frames, in-process). Needs
 ``/usr/bin/chromium`` and Playwright.
 """
 
