@@ -11,7 +11,6 @@ found damaged), each named on stderr.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
@@ -104,10 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(run=run_evaluate)
 
     command = add(commands, "predict", "age and gender of every face in photos or folders")
-    command.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (searched recursively)")
+    command.add_argument("paths", nargs="*", metavar="PATH",
+                         help="image files, folders (searched recursively) or globs ('photos/**/*.jpg')")
+    command.add_argument("--from-list", metavar="FILE", help="also the paths in FILE, one a line (# comments)")
     model_option(command)
-    format_option(command, ("json", "csv"))
-    command.add_argument("--out", help="write to this file, in a folder that exists (default: standard output)")
+    format_option(command, ("json", "jsonl", "csv", "parquet"))
+    command.add_argument("--out", help="write to this file, in a folder that exists (default: standard output; "
+                                       "parquet, --resume and --engine ray need it)")
+    command.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                         help="processes, each with its own model on one thread (--engine ray: actors)")
+    command.add_argument("--resume", action="store_true",
+                         help="skip the photos --out already holds (after an interruption) and append the rest")
+    command.add_argument("--engine", choices=("local", "ray"), default="local",
+                         help="local processes, or a Ray Data job writing a folder of Parquet files "
+                              "(pip install 'faceage[scale]')")
+    command.add_argument("--address", help="the Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, "
+                                           "else a local Ray instance)")
     command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.set_defaults(run=run_predict)
@@ -211,75 +222,13 @@ def run_evaluate(args) -> int:
 # --------------------------------------------------------------------------- predict
 
 
-def image_files(paths: list[str]) -> list[Path]:
-    """The given files, plus image files found recursively in the given folders, in order."""
-    from .inference.images import IMAGE_EXTENSIONS
-
-    found: list[Path] = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-        else:
-            found.append(path)  # a missing or bad file is reported in its own "error"
-    return found
-
-
-def predict_records(predictor, files: list[Path], progress: bool) -> list[dict]:
-    """One ``{"path", "faces", "error"}`` record per file; a bad file does not stop the run."""
-    from .errors import ImageError
-
-    if progress:
-        from tqdm import tqdm
-
-        files_iter = tqdm(files, desc="predict", unit="img", file=sys.stderr)
-    else:
-        files_iter = files
-    records = []
-    for path in files_iter:
-        try:
-            faces = [face.to_dict() for face in predictor.predict(path)]
-            records.append({"path": str(path), "faces": faces, "error": None})
-        except ImageError as error:
-            records.append({"path": str(path), "faces": [], "error": str(error)})
-    return records
-
-
-#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-CSV_FIELDS = ("path", "face", "x1", "y1", "x2", "y2", "score", "age", "age_low", "age_high",
-              "gender", "gender_prob", "p_female", "error")
-
-
-def write_csv(records: list[dict], stream) -> None:
-    """One row per face; an image with no face or an error gets one row with empty face fields.
-
-    Text that a spreadsheet would run as a formula (a file named ``=HYPERLINK(...).jpg``) gets a
-    leading ``'``, so it shows as text.
-    """
-    writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    for record in records:
-        rows = [{"path": record["path"], "error": record["error"] or ""}] if not record["faces"] else []
-        for index, face in enumerate(record["faces"]):
-            x1, y1, x2, y2 = face["box"]
-            rows.append({"path": record["path"], "face": index, "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                         **{k: face[k] for k in CSV_FIELDS[6:-1]}, "error": ""})
-        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
-
-
-def csv_cell(value):
-    """``value``, with a ``'`` before text that a spreadsheet would read as a formula."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
-
-
-def check_output_file(name: str) -> None:
-    """Fail early, before any work, if results could not be written to ``name``."""
+def check_output_file(name: str, folder_ok: bool = False) -> None:
+    """Fail early, before any work, if results could not be written to ``name`` (a file, or a folder if
+    ``folder_ok``)."""
     from .errors import FaceAgeError
 
     path = Path(name)
-    if path.is_dir():
+    if path.is_dir() and not folder_ok:
         raise FaceAgeError(f"--out {name} is a folder; give a file name")
     folder = path.parent
     if not folder.is_dir():
@@ -290,34 +239,32 @@ def check_output_file(name: str) -> None:
 
 def run_predict(args) -> int:
     from .errors import FaceAgeError
-    from .inference.predictor import Predictor
 
+    if args.engine == "ray" and args.format != "parquet":
+        raise FaceAgeError("--engine ray writes a folder of Parquet files: add --format parquet")
     if args.out:
-        check_output_file(args.out)
-    files = image_files(args.paths)
-    if not files:
-        raise FaceAgeError(f"no image files found in {', '.join(args.paths)}")
-    predictor = Predictor(args.model, flip=args.flip)
-    progress = not args.quiet and len(files) > 1 and sys.stderr.isatty()
-    records = predict_records(predictor, files, progress)
-    with open(args.out, "w", newline="") if args.out else _stdout() as stream:
-        if args.format == "json":
-            json.dump(records, stream, indent=2)
-            stream.write("\n")
-        else:
-            write_csv(records, stream)
-    failed = [record for record in records if record["error"]]
-    for record in failed:
-        where = "" if record["path"] in record["error"] else f"{record['path']}: "
-        print(f"faceage: {where}{record['error']}", file=sys.stderr)
-    return EXIT_PARTIAL if failed else EXIT_OK
+        check_output_file(args.out, folder_ok=args.engine == "ray")
+    elif args.format == "parquet" or args.resume:
+        raise FaceAgeError("--format parquet and --resume write to a file: give --out")
+    paths = list(args.paths)
+    if args.from_list:
+        from .batch.inputs import list_file_paths
 
+        paths += list_file_paths(args.from_list)
+    if not paths:
+        raise FaceAgeError("give photos, folders or globs to predict, or --from-list FILE")
+    if args.engine == "ray":
+        from .batch.ray_job import predict_on_ray
 
-def _stdout():
-    """Standard output, in a ``with`` block that leaves it open."""
-    from contextlib import nullcontext
+        summary = predict_on_ray(paths, args.out, args.workers, args.model, args.flip, args.address)
+    else:
+        from .batch.job import predict_corpus
 
-    return nullcontext(sys.stdout)
+        summary = predict_corpus(paths, args.format, args.out, args.workers, args.model, args.flip, args.resume,
+                                 progress=not args.quiet and sys.stderr.isatty())
+    if summary.skipped:
+        print(f"faceage: {summary.skipped} photos were already in {args.out}", file=sys.stderr)
+    return EXIT_PARTIAL if summary.failed else EXIT_OK
 
 
 # --------------------------------------------------------------------------- report, app, feedback
