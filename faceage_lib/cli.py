@@ -123,6 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.set_defaults(run=run_predict)
 
+    command = add(commands, "summarize", "faces, photos without a face, ages by gender and the model's error, "
+                                          "from the results of predict")
+    command.add_argument("results", metavar="RESULTS", help="a predict output: .json, .jsonl, .csv, .parquet, "
+                                                            "or a Ray job's Parquet folder")
+    command.add_argument("--group-by", metavar="PART", help="also per path component: 'parent' (the photo's "
+                                                            "folder) or an index into the path (0 the first part)")
+    command.add_argument("--plot", metavar="FILE.png", help="also save the age distribution as a bar chart")
+    model_option(command, "the model folder whose measured error to show")
+    command.set_defaults(run=run_summarize)
+
     command = add(commands, "report", "evaluation plots, metrics.json and report.md")
     data_options(command)
     model_option(command)
@@ -265,6 +275,17 @@ def run_predict(args) -> int:
     if summary.skipped:
         print(f"faceage: {summary.skipped} photos were already in {args.out}", file=sys.stderr)
     return EXIT_PARTIAL if summary.failed else EXIT_OK
+
+
+def run_summarize(args) -> int:
+    from .batch.summary import load_results, plot_distribution, summarize
+
+    frame = load_results(args.results)
+    print(summarize(frame, args.group_by, args.model))
+    if args.plot:
+        plot_distribution(frame, args.plot)
+        print(f"plot written to {args.plot}")
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- report, app, feedback

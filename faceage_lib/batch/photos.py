@@ -32,8 +32,8 @@ def predict_photo(predictor, path: str, source: ImageSource | None = None) -> Ph
 
     try:
         analysis = predictor.analyze(path if source is None else source)
-    except ImageError as error:
-        return PhotoResult(path, error=str(error))
+    except ImageError as error:  # read from bytes, the message names "the uploaded data": name the file
+        return PhotoResult(path, error=str(error).replace("the uploaded data", path, 1))
     except Exception as error:  # noqa: BLE001 - a decoder's own exception fails this photo, not the run
         return PhotoResult(path, error=f"{path} could not be analysed ({type(error).__name__}: {error})")
     height, width = analysis.image.shape[:2]
