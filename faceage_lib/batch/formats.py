@@ -51,7 +51,12 @@ def face_rows(result: PhotoResult) -> list[dict]:
 
 def parquet_schema():
     """The Arrow schema of :data:`PARQUET_COLUMNS` (one definition for both engines)."""
-    import pyarrow as pa
+    try:
+        import pyarrow as pa
+    except ImportError:
+        from ..errors import FaceAgeError
+
+        raise FaceAgeError("--format parquet needs pyarrow (pip install 'faceage[scale]')") from None
 
     kinds = {"path": pa.string(), "gender": pa.string(), "error": pa.string(),
              **{name: pa.int32() for name in ("width", "height", "face", "x1", "y1", "x2", "y2")}}
@@ -147,6 +152,7 @@ class ParquetWriter(Writer):
     """Part files in ``OUT.partial/`` as results arrive, joined into ``OUT`` when the run finishes."""
 
     def __init__(self, out: str, append: bool):
+        parquet_schema()  # pyarrow is installed
         self.out, self.parts = Path(out), partial_folder(out)
         if not append:
             _remove_parts(self.parts)

@@ -28,6 +28,10 @@ def failure_line(result: PhotoResult) -> str:
     return f"faceage: {where}{result.error}"
 
 
+def to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
 def predict_corpus(paths: Sequence[str], fmt: str, out: str | None = None, workers: int = 1,
                    model: str | None = None, flip: bool = False, resume: bool = False, progress: bool = False,
                    report: Callable[[str], None] | None = None) -> RunSummary:
@@ -45,7 +49,7 @@ def predict_corpus(paths: Sequence[str], fmt: str, out: str | None = None, worke
     summary = RunSummary(skipped=len(done))
     todo = (str(path) for path in image_files(paths) if str(path) not in done)
     bar = _progress_bar(total) if progress else None
-    report = report or (bar.write if bar else lambda line: print(line, file=sys.stderr))
+    report = report or (bar.write if bar else to_stderr)
     writer = open_writer(fmt, out, append=resume)
     finished = False
     try:

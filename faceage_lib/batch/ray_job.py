@@ -16,7 +16,7 @@ import numpy as np
 
 from .formats import face_rows, rows_table
 from .inputs import image_files
-from .job import RunSummary, failure_line
+from .job import RunSummary, failure_line, to_stderr
 from .photos import PhotoResult, predict_photo
 
 #: Photos per batch an actor predicts.
@@ -39,12 +39,15 @@ class PredictBatch:
 
 
 def predict_on_ray(paths: Sequence[str], out: str, actors: int, model: str | None = None, flip: bool = False,
-                   address: str | None = None, report=print) -> RunSummary:
+                   address: str | None = None, report=to_stderr) -> RunSummary:
     """Predict every photo of ``paths`` on Ray into the Parquet folder ``out``; local files that do not exist
     become error rows in ``out/missing.parquet``. Joins the cluster at ``address`` unless Ray is running here."""
-    import ray
-
     from ..errors import FaceAgeError
+
+    try:
+        import ray
+    except ImportError:
+        raise FaceAgeError("--engine ray needs Ray (pip install 'faceage[scale]')") from None
 
     uris = [name for name in paths if "://" in name]
     local = [str(path) for path in image_files(name for name in paths if "://" not in name)]
