@@ -88,8 +88,8 @@ class TextWriter(Writer):
     """A text format, to a file (appended to when resuming) or standard output, flushed per photo."""
 
     def __init__(self, out: str | None, append: bool):
-        self.stream: IO[str] = open(out, "a" if append else "w", newline="", encoding="utf-8") if out \
-            else sys.stdout
+        self.stream: IO[str] = sys.stdout if not out else \
+            open(out, "a" if append else "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self.started = append and self.stream.tell() > 0
 
     def write(self, result: PhotoResult) -> None:

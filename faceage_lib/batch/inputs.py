@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 GLOB_CHARACTERS = frozenset("*?[")
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import signal
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
-from typing import Iterable, Iterator
 
 from .photos import PhotoResult, predict_photo
 

@@ -9,8 +9,8 @@ Rows come in no fixed order; each carries its photo's ``path``. Needs ``pip inst
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import FaceAgeError
 from .formats import CSV_FIELDS, csv_path, partial_folder

@@ -94,8 +94,8 @@ def describe(frame: pd.DataFrame, errors: dict[str, float] | None) -> str:
     if errors:
         table["model MAE (years)"] = [f"{errors[g]:.1f}" if g in errors else "" for g in table.index]
     uncertain = table["uncertain"].sum() / faces if faces else 0.0
-    lines = [f"photos {len(photos)}, faces {faces}, photos without a face "
-             f"{int(((photos['faces'] == 0) & photos['error'].isna()).sum())}, photos not read {failed}",
+    no_face = int(((photos["faces"] == 0) & photos["error"].isna()).sum())
+    lines = [f"photos {len(photos)}, faces {faces}, photos without a face {no_face}, photos not read {failed}",
              table.to_string(), f"uncertain gender: {uncertain:.1%} of faces"]
     return "\n".join(lines)
 

@@ -109,7 +109,7 @@ def test_resume_after_an_interruption_keeps_every_photo_once(corpus, tiny_model_
 
 
 def test_globs_and_list_files(corpus, tiny_model_dir, tmp_path, capsys):
-    root, files = corpus
+    root = corpus[0]
     listing = tmp_path / "list.txt"
     listing.write_text(f"# the cats\n{root / 'cam1' / 'cat.jpg'}\n\n{root / 'cam2' / 'night' / 'cat.png'}\n")
     code = cli.main(["predict", str(root / "cam*" / "face0[01].jpg"), "--from-list", str(listing), "--model",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 
 from faceage_lib import cli
@@ -40,7 +41,7 @@ def test_every_format_reads_back_the_same_rows(results_file):
     frame = load_results(results_file)
     assert list(frame["path"]) == ["site/cam1/a.jpg"] * 2 + ["site/cam1/b.jpg", "site/cam2/c.jpg",
                                                            "site/cam2/=d.jpg", "site/cam2/e.jpg"]
-    assert [None if a != a else a for a in frame["age"]] == [25, 34, 1.5, None, None, 72]
+    assert [None if pd.isna(a) else a for a in frame["age"]] == [25, 34, 1.5, None, None, 72]
     assert frame["error"].notna().tolist() == [False, False, False, False, True, False]
 
 

@@ -43,7 +43,7 @@ def test_a_plain_predict_to_json_loads_no_ray_pandas_or_pyarrow(tiny_model_dir, 
     photo = tmp_path / "one.jpg"
     Image.new("RGB", (160, 120), "gray").save(photo)
     code = ("import json, sys\nfrom faceage_lib.cli import main\n"
-            f"assert main(['predict', sys.argv[1], '--model', sys.argv[2], '--format', 'json']) == 0\n"
+            "assert main(['predict', sys.argv[1], '--model', sys.argv[2], '--format', 'json']) == 0\n"
             "print(json.dumps(sorted(sys.modules)))")
     modules = _loaded_after(code, str(photo), str(tiny_model_dir))
     assert "faceage_lib.batch.job" in modules
