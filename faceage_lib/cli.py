@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     command = add(commands, "predict", "age and gender of every face in photos or folders")
     command.add_argument("paths", nargs="*", metavar="PATH",
                          help="image files, folders (searched recursively) or globs ('photos/**/*.jpg')")
-    command.add_argument("--from-list", metavar="FILE", help="also the paths in FILE, one a line (# comments)")
+    command.add_argument("--from-list", metavar="FILE", help="also the paths in FILE, one a line, # for comments (default: none)")
     model_option(command)
     format_option(command, ("json", "jsonl", "csv", "parquet"))
     command.add_argument("--out", help="write to this file, in a folder that exists (default: standard output; "
@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("results", metavar="RESULTS", help="a predict output: .json, .jsonl, .csv, .parquet, "
                                                             "or a Ray job's Parquet folder")
     command.add_argument("--group-by", metavar="PART", help="also per path component: 'parent' (the photo's "
-                                                            "folder) or an index into the path (0 the first part)")
-    command.add_argument("--plot", metavar="FILE.png", help="also save the age distribution as a bar chart")
+                                                            "folder) or an index into the path (0 the first part; default: none)")
+    command.add_argument("--plot", metavar="FILE.png", help="also save the age distribution as a bar chart (default: no plot)")
     model_option(command, "the model folder whose measured error to show")
     command.set_defaults(run=run_summarize)
 
@@ -250,28 +250,25 @@ def check_output_file(name: str, folder_ok: bool = False) -> None:
 def run_predict(args) -> int:
     from .errors import FaceAgeError
 
-    if args.engine == "ray" and args.format != "parquet":
-        raise FaceAgeError("--engine ray writes a folder of Parquet files: add --format parquet")
-    if args.out:
+    if args.engine == "ray" and (args.format != "parquet" or args.resume):
+        raise FaceAgeError("--engine ray writes a folder of Parquet files: add --format parquet (no --resume)")
+    if args.out and "://" not in args.out:  # a URI (s3://...) is Ray's to write
         check_output_file(args.out, folder_ok=args.engine == "ray")
     elif args.format == "parquet" or args.resume:
         raise FaceAgeError("--format parquet and --resume write to a file: give --out")
-    paths = list(args.paths)
-    if args.from_list:
-        from .batch.inputs import list_file_paths
-
-        paths += list_file_paths(args.from_list)
-    if not paths:
+    if not (args.paths or args.from_list):
         raise FaceAgeError("give photos, folders or globs to predict, or --from-list FILE")
     if args.engine == "ray":
         from .batch.ray_job import predict_on_ray
 
-        summary = predict_on_ray(paths, args.out, args.workers, args.model, args.flip, args.address)
+        summary = predict_on_ray(args.paths, args.out, args.workers, args.model, args.flip, args.address,
+                                 list_file=args.from_list)
     else:
         from .batch.job import predict_corpus
 
-        summary = predict_corpus(paths, args.format, args.out, args.workers, args.model, args.flip, args.resume,
-                                 progress=not args.quiet and sys.stderr.isatty())
+        summary = predict_corpus(args.paths, args.format, args.out, args.workers, args.model, args.flip,
+                                 args.resume, progress=not args.quiet and sys.stderr.isatty(),
+                                 list_file=args.from_list)
     if summary.skipped:
         print(f"faceage: {summary.skipped} photos were already in {args.out}", file=sys.stderr)
     return EXIT_PARTIAL if summary.failed else EXIT_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from pathlib import Path
 
 GLOB_CHARACTERS = frozenset("*?[")
@@ -28,6 +29,11 @@ def image_files(paths: Iterable[str | os.PathLike]) -> Iterator[Path]:
                 yield from _walk(Path(match)) if Path(match).is_dir() else [Path(match)]
         else:
             yield path
+
+
+def corpus_files(paths: Iterable[str], list_file: str | os.PathLike | None = None) -> Iterator[Path]:
+    """:func:`image_files` of ``paths`` and then of the lines of ``list_file`` (read as they are needed)."""
+    return image_files(chain(paths, list_file_paths(list_file) if list_file else ()))
 
 
 def list_file_paths(list_file: str | os.PathLike) -> Iterator[str]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import FaceAgeError
 from .formats import open_writer
-from .inputs import image_files
+from .inputs import corpus_files
 from .photos import PhotoResult
 from .pool import predictions
 
@@ -34,8 +34,9 @@ def to_stderr(line: str) -> None:
 
 def predict_corpus(paths: Sequence[str], fmt: str, out: str | None = None, workers: int = 1,
                    model: str | None = None, flip: bool = False, resume: bool = False, progress: bool = False,
-                   report: Callable[[str], None] | None = None) -> RunSummary:
-    """Predict every photo of ``paths`` (see :func:`image_files`) into ``out`` as ``fmt``, as results arrive.
+                   report: Callable[[str], None] | None = None, list_file: str | None = None) -> RunSummary:
+    """Predict every photo of ``paths`` and ``list_file`` (see :func:`corpus_files`) into ``out`` as ``fmt``,
+    as results arrive.
 
     ``resume``: skip the photos ``out`` already holds (after cutting off a partial end) and append.
     Each photo that fails is written with its error and named through ``report`` (default: stderr).
@@ -43,11 +44,11 @@ def predict_corpus(paths: Sequence[str], fmt: str, out: str | None = None, worke
     from .resume import done_paths
 
     done = done_paths(fmt, out) if resume and out else set()
-    total = sum(str(path) not in done for path in image_files(paths))
+    total = sum(str(path) not in done for path in corpus_files(paths, list_file))
     if not total and not done:
-        raise FaceAgeError(f"no image files found in {', '.join(map(str, paths))}")
+        raise FaceAgeError(f"no image files found in {', '.join([*map(str, paths), *filter(None, [list_file])])}")
     summary = RunSummary(skipped=len(done))
-    todo = (str(path) for path in image_files(paths) if str(path) not in done)
+    todo = (str(path) for path in corpus_files(paths, list_file) if str(path) not in done)
     bar = _progress_bar(total) if progress else None
     report = report or (bar.write if bar else to_stderr)
     writer = open_writer(fmt, out, append=resume)

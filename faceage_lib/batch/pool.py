@@ -42,7 +42,8 @@ def predictions(paths: Iterable[str], workers: int, model: str | None = None, fl
         try:
             while pending:
                 results = pending.popleft().result()
-                for chunk in islice(chunks, 1):
+                chunk = next(chunks, None)
+                if chunk:
                     pending.append(pool.submit(_predict_list, chunk))
                 yield from results
         except BrokenProcessPool:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .formats import face_rows, rows_table
-from .inputs import image_files
+from .inputs import corpus_files
 from .job import RunSummary, failure_line, to_stderr
 from .photos import PhotoResult, predict_photo
 
@@ -39,7 +39,7 @@ class PredictBatch:
 
 
 def predict_on_ray(paths: Sequence[str], out: str, actors: int, model: str | None = None, flip: bool = False,
-                   address: str | None = None, report=to_stderr) -> RunSummary:
+                   address: str | None = None, report=to_stderr, list_file: str | None = None) -> RunSummary:
     """Predict every photo of ``paths`` on Ray into the Parquet folder ``out``; local files that do not exist
     become error rows in ``out/missing.parquet``. Joins the cluster at ``address`` unless Ray is running here."""
     from ..errors import FaceAgeError
@@ -50,11 +50,11 @@ def predict_on_ray(paths: Sequence[str], out: str, actors: int, model: str | Non
         raise FaceAgeError("--engine ray needs Ray (pip install 'faceage[scale]')") from None
 
     uris = [name for name in paths if "://" in name]
-    local = [str(path) for path in image_files(name for name in paths if "://" not in name)]
+    local = [str(path) for path in corpus_files([name for name in paths if "://" not in name], list_file)]
     found = [path for path in local if os.path.isfile(path)]
     missing = [PhotoResult(path, error=f"{path}: no such file") for path in local if not os.path.isfile(path)]
     if not (uris or local):
-        raise FaceAgeError(f"no image files found in {', '.join(paths)}")
+        raise FaceAgeError(f"no image files found in {', '.join([*paths, *filter(None, [list_file])])}")
     if not ray.is_initialized():
         options = {} if address or os.environ.get("RAY_ADDRESS") else {"include_dashboard": False}
         ray.init(address=address, log_to_driver=False, **options)
