@@ -46,6 +46,7 @@ def predict_on_ray(paths: Sequence[str], out: str, actors: int, model: str | Non
 
     try:
         import ray
+        import ray.data
     except ImportError:
         raise FaceAgeError("--engine ray needs Ray (pip install 'faceage[scale]')") from None
 
@@ -59,7 +60,7 @@ def predict_on_ray(paths: Sequence[str], out: str, actors: int, model: str | Non
         options = {} if address or os.environ.get("RAY_ADDRESS") else {"include_dashboard": False}
         ray.init(address=address, log_to_driver=False, **options)
     if uris or found:
-        _dataset(uris + found, model, flip, actors).write_parquet(out)
+        _dataset(uris + found, model, flip, actors).write_parquet(out, mode=ray.data.SaveMode.OVERWRITE)
     if missing:
         import pyarrow.parquet as pq
 

@@ -8,6 +8,7 @@ import pytest
 from faceage_lib import cli
 from faceage_lib.batch import formats
 from faceage_lib.batch.job import predict_corpus
+from faceage_lib.batch.ray_job import predict_on_ray
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'faceage[scale]')")
 
@@ -41,3 +42,12 @@ def test_ray_matches_the_single_machine_path(corpus, tiny_model_dir, tmp_path, c
     local = tmp_path / "local.parquet"
     predict_corpus([str(root), missing], "parquet", str(local), model=str(tiny_model_dir), report=lambda _: None)
     assert _rows(table) == _rows(pq.read_table(local))
+
+
+def test_a_rerun_into_the_same_folder_replaces_it(corpus, tiny_model_dir, tmp_path):
+    out = tmp_path / "ray"
+    for actors in (1, 1):
+        summary = predict_on_ray([str(corpus[0])], str(out), actors, str(tiny_model_dir), report=lambda _: None)
+    assert (summary.written, summary.failed) == (11, 1)
+    assert sorted(set(pq.read_table(out).column("path").to_pylist())) == [str(p) for p in corpus[1]]
+    assert pq.read_table(out).num_rows == 11  # one face or one row per photo: nothing twice
