@@ -157,17 +157,17 @@ def markdown(results: dict) -> str:
     for actors in (1, 2):
         row = r[f"actors_{actors}"]
         lines.append(f"| Ray, {actors} actor{'s' * (actors > 1)} | {row['photos_per_s']} | {row['seconds']} | |")
-    lines += ["", f"2 workers / 1 worker: {results['ratios']['workers_2_over_1']}x; Ray 2 actors / local 2 workers: "
-                  f"{results['ratios']['ray_2_over_local_2']}x; 2-worker output identical to 1-worker: "
-                  f"{t['workers_2_output_equals_workers_1']}", "",
+    lines += ["", (f"2 workers / 1 worker: {results['ratios']['workers_2_over_1']}x; Ray 2 actors / local 2 workers: "
+                   f"{results['ratios']['ray_2_over_local_2']}x; 2-worker output identical to 1-worker: "
+                   f"{t['workers_2_output_equals_workers_1']}"), "",
               "| tiny photos | seconds | photos/s | peak RSS, largest process (MB) | peak RSS, all processes (MB) |",
               "|---:|---:|---:|---:|---:|"]
     for count, row in m.items():
         lines.append(f"| {int(count):,} | {row['seconds']} | {row['photos_per_s']} | "
                      f"{row['peak_rss_mb_largest_process']} | {row['peak_rss_mb_all_processes']} |")
-    lines += ["", f"Killed (SIGKILL) after {k['photos_when_killed']} photos, resumed: {k['records_after_resume']} "
-                  f"records, every photo exactly once: {k['every_photo_exactly_once']}, identical to an "
-                  f"uninterrupted run: {k['equals_an_uninterrupted_run']}.", ""]
+    lines += ["", (f"Killed (SIGKILL) after {k['photos_when_killed']} photos, resumed: {k['records_after_resume']} "
+                   f"records, every photo exactly once: {k['every_photo_exactly_once']}, identical to an "
+                   f"uninterrupted run: {k['equals_an_uninterrupted_run']}."), ""]
     return "\n".join(lines)
 
 
