@@ -11,7 +11,6 @@ found damaged), each named on stderr.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
@@ -114,15 +113,40 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(run=run_evaluate)
 
     command = add(commands, "predict", "age and gender of every face in photos or folders, or of each person in videos")
-    command.add_argument("paths", nargs="+", metavar="PATH",
-                         help="image files or folders (searched recursively); or video files (mp4, webm, mov)")
+    command.add_argument("paths", nargs="*", metavar="PATH",
+                         help="image files, folders (searched recursively) or globs ('photos/**/*.jpg'); or video "
+                              "files (mp4, webm, mov)")
+    command.add_argument("--from-list", metavar="FILE",
+                         help="also the paths in FILE, one a line, # for comments (default: none)")
     model_option(command)
-    format_option(command, ("json", "csv"))
-    command.add_argument("--out", help="write to this file, in a folder that exists (default: standard output)")
+    format_option(command, ("json", "jsonl", "csv", "parquet"))
+    command.add_argument("--out", help="write to this file, in a folder that exists (default: standard output; "
+                                       "parquet, --resume and --engine ray need it)")
+    command.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                         help="processes, each with its own model on one thread (--engine ray: actors)")
+    command.add_argument("--resume", action="store_true",
+                         help="skip the photos --out already holds (after an interruption) and append the rest")
+    command.add_argument("--engine", choices=("local", "ray"), default="local",
+                         help="local processes, or a Ray Data job writing a folder of Parquet files "
+                              "(pip install 'faceage[scale]')")
+    command.add_argument("--address", help="the Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, "
+                                           "else a local Ray instance)")
     command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument("--frames", action="store_true", help="videos: every analysed frame's faces too (JSON)")
     command.set_defaults(run=run_predict)
+
+    command = add(commands, "summarize", "faces, photos without a face, ages by gender and the model's error, "
+                                          "from the results of predict")
+    command.add_argument("results", metavar="RESULTS", help="a predict output: .json, .jsonl, .csv, .parquet, "
+                                                            "or a Ray job's Parquet folder")
+    command.add_argument("--group-by", metavar="PART",
+                         help="also per path component: 'parent' (the photo's folder) or an index into the path "
+                              "(0 the first part; default: none)")
+    command.add_argument("--plot", metavar="FILE.png",
+                         help="also save the age distribution as a bar chart (default: no plot)")
+    model_option(command, "the model folder whose measured error to show")
+    command.set_defaults(run=run_summarize)
 
     command = add(commands, "report", "evaluation plots, metrics.json and report.md")
     data_options(command)
@@ -226,75 +250,13 @@ def run_evaluate(args) -> int:
 # --------------------------------------------------------------------------- predict
 
 
-def image_files(paths: list[str]) -> list[Path]:
-    """The given files, plus image files found recursively in the given folders, in order."""
-    from .inference.images import IMAGE_EXTENSIONS
-
-    found: list[Path] = []
-    for name in paths:
-        path = Path(name)
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-        else:
-            found.append(path)  # a missing or bad file is reported in its own "error"
-    return found
-
-
-def predict_records(predictor, files: list[Path], progress: bool) -> list[dict]:
-    """One ``{"path", "faces", "error"}`` record per file; a bad file does not stop the run."""
-    from .errors import ImageError
-
-    if progress:
-        from tqdm import tqdm
-
-        files_iter = tqdm(files, desc="predict", unit="img", file=sys.stderr)
-    else:
-        files_iter = files
-    records = []
-    for path in files_iter:
-        try:
-            faces = [{"face": number, **face.to_dict()} for number, face in enumerate(predictor.predict(path), 1)]
-            records.append({"path": str(path), "faces": faces, "error": None})
-        except ImageError as error:
-            records.append({"path": str(path), "faces": [], "error": str(error)})
-    return records
-
-
-#: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-CSV_FIELDS = ("path", "face", "x1", "y1", "x2", "y2", "score", "age", "age_low", "age_high",
-              "gender", "gender_prob", "p_female", "error")
-
-
-def write_csv(records: list[dict], stream) -> None:
-    """One row per face; an image with no face or an error gets one row with empty face fields.
-
-    Text that a spreadsheet would run as a formula (a file named ``=HYPERLINK(...).jpg``) gets a
-    leading ``'``, so it shows as text.
-    """
-    writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS)
-    writer.writeheader()
-    for record in records:
-        rows = [{"path": record["path"], "error": record["error"] or ""}] if not record["faces"] else []
-        for face in record["faces"]:
-            x1, y1, x2, y2 = face["box"]
-            rows.append({"path": record["path"], "face": face["face"], "x1": x1, "y1": y1, "x2": x2, "y2": y2,
-                         **{k: face[k] for k in CSV_FIELDS[6:-1]}, "error": ""})
-        writer.writerows({key: csv_cell(value) for key, value in row.items()} for row in rows)
-
-
-def csv_cell(value):
-    """``value``, with a ``'`` before text that a spreadsheet would read as a formula."""
-    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
-
-
-def check_output_file(name: str) -> None:
-    """Fail early, before any work, if results could not be written to ``name``."""
+def check_output_file(name: str, folder_ok: bool = False) -> None:
+    """Fail early, before any work, if results could not be written to ``name`` (a file, or a folder if
+    ``folder_ok``)."""
     from .errors import FaceAgeError
 
     path = Path(name)
-    if path.is_dir():
+    if path.is_dir() and not folder_ok:
         raise FaceAgeError(f"--out {name} is a folder; give a file name")
     folder = path.parent
     if not folder.is_dir():
@@ -305,33 +267,38 @@ def check_output_file(name: str) -> None:
 
 def run_predict(args) -> int:
     from .errors import FaceAgeError
-    from .inference.predictor import Predictor
 
-    if args.out:
-        check_output_file(args.out)
+    if args.engine == "ray" and (args.format != "parquet" or args.resume):
+        raise FaceAgeError("--engine ray writes a folder of Parquet files: add --format parquet (no --resume)")
+    if args.out and "://" not in args.out:  # a URI (s3://...) is Ray's to write
+        check_output_file(args.out, folder_ok=args.engine == "ray")
+    elif args.format == "parquet" or args.resume:
+        raise FaceAgeError("--format parquet and --resume write to a file: give --out")
+    if not (args.paths or args.from_list):
+        raise FaceAgeError("give photos, folders or globs to predict, or --from-list FILE")
     if any(Path(path).suffix.lower() in VIDEO_EXTENSIONS for path in args.paths):
         return run_predict_videos(args)
-    files = image_files(args.paths)
-    if not files:
-        raise FaceAgeError(f"no image files found in {', '.join(args.paths)}")
-    predictor = Predictor(args.model, flip=args.flip)
-    progress = not args.quiet and len(files) > 1 and sys.stderr.isatty()
-    records = predict_records(predictor, files, progress)
-    with open(args.out, "w", newline="") if args.out else _stdout() as stream:
-        if args.format == "json":
-            json.dump(records, stream, indent=2)
-            stream.write("\n")
-        else:
-            write_csv(records, stream)
-    failed = [record for record in records if record["error"]]
-    for record in failed:
-        where = "" if record["path"] in record["error"] else f"{record['path']}: "
-        print(f"faceage: {where}{record['error']}", file=sys.stderr)
-    return EXIT_PARTIAL if failed else EXIT_OK
+    if args.engine == "ray":
+        from .batch.ray_job import predict_on_ray
+
+        summary = predict_on_ray(args.paths, args.out, args.workers, args.model, args.flip, args.address,
+                                 list_file=args.from_list)
+    else:
+        from .batch.job import predict_corpus
+
+        summary = predict_corpus(args.paths, args.format, args.out, args.workers, args.model, args.flip,
+                                 args.resume, progress=not args.quiet and sys.stderr.isatty(),
+                                 list_file=args.from_list)
+    if summary.skipped:
+        print(f"faceage: {summary.skipped} photos were already in {args.out}", file=sys.stderr)
+    return EXIT_PARTIAL if summary.failed else EXIT_OK
 
 
 def run_predict_videos(args) -> int:
     """``faceage predict`` on videos: one record per video, a summary per person (see faceage_lib.video)."""
+    import csv
+
+    from .batch.formats import csv_cell
     from .errors import FaceAgeError
     from .inference.predictor import Predictor
     from .video import predict_videos
@@ -368,6 +335,17 @@ def _stdout():
     from contextlib import nullcontext
 
     return nullcontext(sys.stdout)
+
+
+def run_summarize(args) -> int:
+    from .batch.summary import load_results, plot_distribution, summarize
+
+    frame = load_results(args.results)
+    print(summarize(frame, args.group_by, args.model))
+    if args.plot:
+        plot_distribution(frame, args.plot)
+        print(f"plot written to {args.plot}")
+    return EXIT_OK
 
 
 # --------------------------------------------------------------------------- report, app, feedback

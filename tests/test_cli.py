@@ -16,6 +16,8 @@ from skimage import data as samples
 
 import faceage_lib
 from faceage_lib import cli
+from faceage_lib.batch.formats import csv_cell
+from faceage_lib.batch.inputs import image_files
 from faceage_lib.data.dataset import read_manifest
 
 FACE_KEYS = {"face", "box", "score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female"}
@@ -153,7 +155,7 @@ def test_cli_predict_csv_neutralises_formulas(tiny_model_dir, tmp_path, monkeypa
 
 
 def test_csv_cells():
-    assert [cli.csv_cell(v) for v in ("=1+1", "\t=1", "ok", "", -3, 0.5, None)] == \
+    assert [csv_cell(v) for v in ("=1+1", "\t=1", "ok", "", -3, 0.5, None)] == \
         ["'=1+1", "'\t=1", "ok", "", -3, 0.5, None]
 
 
@@ -196,7 +198,7 @@ def test_cli_predict_bad_model(photo_tree, tmp_path, capsys):
 def test_image_files_walks_folders_in_order(photo_tree, tmp_path):
     extra = tmp_path / "single.JPG"
     extra.write_bytes(b"")
-    found = cli.image_files([str(photo_tree), str(extra)])
+    found = list(image_files([str(photo_tree), str(extra)]))
     assert found == [photo_tree / "pets" / "cat.jpg", photo_tree / "trip" / "broken.jpg",
                      photo_tree / "trip" / "day1" / "astronaut.png", extra]
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 FORBIDDEN_LIBRARIES = ("tensorflow", "keras", "pandas", "gradio", "sqlalchemy", "matplotlib", "seaborn", "jax",
-                       "torch", "kagglehub")
+                       "torch", "kagglehub", "ray", "pyarrow")
 FORBIDDEN_PARTS = ("faceage_lib.training", "faceage_lib.evaluation", "faceage_lib.app")
 
 PROBE = """
@@ -35,6 +35,20 @@ def test_a_prediction_imports_only_the_inference_half(tiny_model_dir):
     modules = _loaded_after(PROBE, str(tiny_model_dir))
     assert "faceage_lib.inference.predictor" in modules  # the probe did run
     assert _offenders(modules) == []
+
+
+def test_a_plain_predict_to_json_loads_no_ray_pandas_or_pyarrow(tiny_model_dir, tmp_path):
+    from PIL import Image
+
+    photo = tmp_path / "one.jpg"
+    Image.new("RGB", (160, 120), "gray").save(photo)
+    code = ("import json, sys\nfrom faceage_lib.cli import main\n"
+            "assert main(['predict', sys.argv[1], '--model', sys.argv[2], '--format', 'json']) == 0\n"
+            "print(json.dumps(sorted(sys.modules)))")
+    modules = _loaded_after(code, str(photo), str(tiny_model_dir))
+    assert "faceage_lib.batch.job" in modules
+    light = {"faceage_lib.training", "faceage_lib.training.config"}
+    assert [m for m in _offenders(modules) if m not in light] == []
 
 
 def test_the_cli_parser_imports_nothing_heavy():
