@@ -13,13 +13,13 @@ from faceage_lib.batch.photos import PhotoResult
 from faceage_lib.batch.summary import load_results, measured_age_errors
 
 
-def _face(age: float, gender: str) -> dict:
-    return {"box": [1, 2, 30, 40], "score": 0.9, "age": age, "age_low": age - 3, "age_high": age + 3,
+def _face(age: float, gender: str, number: int = 1) -> dict:
+    return {"face": number, "box": [1, 2, 30, 40], "score": 0.9, "age": age, "age_low": age - 3, "age_high": age + 3,
             "gender": gender, "gender_prob": 0.9, "p_female": 0.9 if gender == "female" else 0.1}
 
 
 RESULTS = [
-    PhotoResult("site/cam1/a.jpg", [_face(25, "female"), _face(34, "male")], width=64, height=48),
+    PhotoResult("site/cam1/a.jpg", [_face(25, "female"), _face(34, "male", 2)], width=64, height=48),
     PhotoResult("site/cam1/b.jpg", [_face(1.5, "uncertain")], width=64, height=48),
     PhotoResult("site/cam2/c.jpg", width=64, height=48),
     PhotoResult("site/cam2/=d.jpg", error="site/cam2/=d.jpg is not an image file"),

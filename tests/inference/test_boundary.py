@@ -11,6 +11,10 @@ FORBIDDEN_LIBRARIES = ("tensorflow", "keras", "pandas", "gradio", "sqlalchemy", 
                        "torch", "kagglehub", "ray", "pyarrow")
 FORBIDDEN_PARTS = ("faceage_lib.training", "faceage_lib.evaluation", "faceage_lib.app")
 
+#: What building the CLI's options loads of the training half: the TrainConfig dataclass and the
+#: backbones' names (their builders import Keras only when called).
+CLI_OPTIONS = {"faceage_lib.training", "faceage_lib.training.config", "faceage_lib.training.backbones"}
+
 PROBE = """
 import json, sys
 import numpy as np
@@ -47,15 +51,12 @@ def test_a_plain_predict_to_json_loads_no_ray_pandas_or_pyarrow(tiny_model_dir, 
             "print(json.dumps(sorted(sys.modules)))")
     modules = _loaded_after(code, str(photo), str(tiny_model_dir))
     assert "faceage_lib.batch.job" in modules
-    light = {"faceage_lib.training", "faceage_lib.training.config"}
-    assert [m for m in _offenders(modules) if m not in light] == []
+    assert [m for m in _offenders(modules) if m not in CLI_OPTIONS] == []
 
 
 def test_the_cli_parser_imports_nothing_heavy():
     code = ("import json, sys\nfrom faceage_lib.cli import build_parser\nbuild_parser()\n"
             "print(json.dumps(sorted(sys.modules)))")
     modules = _loaded_after(code)
-    light = {"faceage_lib.training", "faceage_lib.training.config",  # the TrainConfig dataclass, for the options
-             "faceage_lib.training.backbones"}  # the backbone names (their builders import Keras)
-    assert [m for m in _offenders(modules) if m not in light] == []
+    assert [m for m in _offenders(modules) if m not in CLI_OPTIONS] == []
     assert not any(m.startswith("faceage_lib.inference") for m in modules)
