@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import AGE_GROUP_LABELS, age_group, model_dir
+from ..inference.modelfiles import MEASURED
 from .formats import csv_path
 
 GENDER_COLUMNS = ("female", "male", "uncertain")
@@ -67,14 +68,14 @@ def distribution(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def measured_age_errors(model: str | os.PathLike | None = None) -> dict[str, float] | None:
-    """The model's measured age MAE per age group, from its folder's ``*.json`` figures or the benchmark results;
-    None where none is found for this model (figures naming another model's SHA-256 are ignored)."""
+    """The model's measured age MAE per age group, from its folder's ``measured.json`` (or the benchmark's
+    results in a checkout); None where none is found for this model (figures of another model are ignored)."""
     folder = Path(model) if model else model_dir()
     try:
         sha = json.loads((folder / "manifest.json").read_text())["files"]["model.tflite"]["sha256"]
     except (OSError, ValueError, KeyError):
         sha = None
-    for candidate in [*sorted(folder.glob("*.json")), BENCHMARK_RESULTS]:
+    for candidate in (folder / MEASURED, BENCHMARK_RESULTS):
         try:
             figures = json.loads(candidate.read_text())
         except (OSError, ValueError):

@@ -92,23 +92,36 @@ def verified_model(model_dir: str | os.PathLike | None = None, file: str = "mode
         folder, file = folder.parent, folder.name
     if not folder.exists():
         raise ModelFileError(f"{folder}: no such model folder")
-    manifest_path = folder / MANIFEST
-    if not manifest_path.is_file():
-        raise ModelFileError(f"{manifest_path} is missing: {folder} is not a faceage model folder")
+    manifest = read_manifest(folder, "a faceage model folder")
+    check_manifest(manifest, folder / MANIFEST)
+    return verified_file(folder, manifest, file, "re-export the model with `faceage train`"), manifest
+
+
+def read_manifest(folder: Path, what: str) -> dict:
+    """The ``manifest.json`` of ``folder`` (a model folder, or the face detector's), as JSON with a
+    ``files`` table; :class:`ModelFileError` if it is missing or damaged."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise ModelFileError(f"{path} is missing: {folder} is not {what}")
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = json.loads(path.read_text())
     except (ValueError, OSError):
-        raise ModelFileError(f"{manifest_path} is damaged: it is not valid JSON") from None
-    check_manifest(manifest, manifest_path)
+        raise ModelFileError(f"{path} is damaged: it is not valid JSON") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise ModelFileError(f"{path} lists no files")
+    return manifest
+
+
+def verified_file(folder: Path, manifest: dict, file: str, remedy: str = "reinstall faceage") -> Path:
+    """Path of ``file`` in ``folder``, checked against the SHA-256 that ``manifest`` lists for it: the
+    one integrity check of every file faceage loads (the model's and the face detector's)."""
     expected = manifest["files"].get(file)
     if not isinstance(expected, dict) or "sha256" not in expected:
-        raise ModelFileError(f"{manifest_path} does not list {file}")
+        raise ModelFileError(f"{folder / MANIFEST} does not list {file}")
     path = folder / file
     if not path.is_file():
-        raise ModelFileError(f"{path} is missing (the manifest lists it); reinstall or re-export the model")
+        raise ModelFileError(f"{path} is missing (the manifest lists it); reinstall faceage or {remedy}")
     if sha256(path) != expected["sha256"]:
-        raise ModelFileError(
-            f"{path} does not match its checksum in {MANIFEST}: the file is corrupt or was replaced. "
-            "Reinstall faceage, or re-export the model with `faceage train`."
-        )
-    return path, manifest
+        raise ModelFileError(f"{path} does not match its checksum in {MANIFEST}: the file is corrupt or was "
+                             f"replaced. Reinstall faceage, or {remedy}.")
+    return path

@@ -168,18 +168,23 @@ def test_the_work_is_bounded_by_pixels_not_sides():
 
 
 def test_a_corrupt_detector_file_is_refused(tmp_path, monkeypatch):
+    import shutil
+
     from faceage_lib.errors import ModelFileError
     from faceage_lib.inference.detectors import blazeface
 
     flipped = bytearray(blazeface.SHORT_RANGE.read())
     flipped[len(flipped) // 2] ^= 0x01
-    monkeypatch.setattr(blazeface.resources, "files", lambda package: tmp_path)
-    (tmp_path / "models").mkdir()
-    (tmp_path / "models" / blazeface.SHORT_RANGE.filename).write_bytes(bytes(flipped))
+    models = shutil.copytree(blazeface.MODELS_DIR, tmp_path / "models")
+    monkeypatch.setattr(blazeface, "MODELS_DIR", models)
+    (models / blazeface.SHORT_RANGE.filename).write_bytes(bytes(flipped))
     with pytest.raises(ModelFileError, match="does not match its checksum.*Reinstall faceage"):
         blazeface.BlazeFaceDetector()
-    (tmp_path / "models" / blazeface.SHORT_RANGE.filename).unlink()
-    with pytest.raises(ModelFileError, match="cannot be read"):
+    (models / blazeface.SHORT_RANGE.filename).unlink()
+    with pytest.raises(ModelFileError, match="is missing"):
+        blazeface.BlazeFaceDetector()
+    (models / "manifest.json").unlink()  # the detector's files are checked against their manifest, as the model's
+    with pytest.raises(ModelFileError, match="manifest.json is missing"):
         blazeface.BlazeFaceDetector()
 
 

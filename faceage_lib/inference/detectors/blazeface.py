@@ -11,16 +11,17 @@ found grows with the photo). Detections are merged by weighted NMS.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ...config import DETECTOR_MIN_SCORE
 from ...errors import ModelFileError
+from ..modelfiles import read_manifest, verified_file
 from ..runtime import TFLiteModel
 from .base import Face, FaceDetector, check_min_score
 
@@ -91,33 +92,28 @@ class _Anchors:
         return cls(size, np.concatenate(centres), tuple(len(block) for block in centres))
 
 
+#: The detector's model files, listed with their SHA-256 in ``models/manifest.json``.
+MODELS_DIR = Path(str(resources.files(__package__) / "models"))
+
+
 @dataclass(frozen=True)
 class _ModelFile:
-    """A shipped BlazeFace model: its file in ``models/``, SHA-256 and anchors."""
+    """A shipped BlazeFace model: its file in ``models/`` (checked against that folder's manifest) and anchors."""
 
     filename: str
-    sha256: str
     anchors: _Anchors
 
     def read(self) -> bytes:
-        """The file's bytes, checked against :attr:`sha256`."""
-        path = resources.files(__package__) / "models" / self.filename
+        """The file's bytes, checked against the manifest (as the age model's files are)."""
+        path = verified_file(MODELS_DIR, read_manifest(MODELS_DIR, "the face detector's folder"), self.filename)
         try:
-            content = path.read_bytes()
+            return path.read_bytes()
         except OSError as exc:
             raise ModelFileError(f"the face detector {path} cannot be read ({exc}); reinstall faceage") from None
-        if hashlib.sha256(content).hexdigest() != self.sha256:
-            raise ModelFileError(f"the face detector {path} does not match its checksum: the file is corrupt "
-                                 "or was replaced. Reinstall faceage.")
-        return content
 
 
-SHORT_RANGE = _ModelFile("face_detection_short_range.tflite",
-                         "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
-                         _Anchors.build(128, [8, 16], [2, 6]))
-FULL_RANGE = _ModelFile("face_detection_full_range.tflite",
-                        "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
-                        _Anchors.build(192, [4], [1]))
+SHORT_RANGE = _ModelFile("face_detection_short_range.tflite", _Anchors.build(128, [8, 16], [2, 6]))
+FULL_RANGE = _ModelFile("face_detection_full_range.tflite", _Anchors.build(192, [4], [1]))
 
 
 class _BlazeFace:
