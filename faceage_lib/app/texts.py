@@ -20,9 +20,10 @@ INTRO = (
     "gets a box with the estimated gender (F/M), age and likely age range "
     f"(it holds the true age about {INTERVAL_COVERAGE:.0%} of the time). The other tabs follow "
     "faces in a live webcam stream, or analyse many photos at once.\n\n"
-    "**Limits:** the model was trained on UTKFace, a dataset for non-commercial research only, so "
-    "this app is for non-commercial use. Its estimates are rough, and worse for small, blurred or "
-    "turned faces.{figures} Gender is female or male, or \"uncertain\" (F? or M?) when the model "
+    "**Limits:** the model was trained on UTKFace and APPA-REAL, datasets for non-commercial research "
+    "only, so this app is for non-commercial use. Its estimates are rough, and worse for small, blurred "
+    "or turned faces; on real ages it reads teenagers years too old, so it cannot tell minors from "
+    "adults.{figures} Gender is female or male, or \"uncertain\" (F? or M?) when the model "
     "is not sure. Photos are not kept: uploads are cleared from the server's cache within "
     f"{(CACHE_CHECK_S + CACHE_MAX_AGE_S) // 60} minutes."
 )
