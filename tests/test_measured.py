@@ -82,4 +82,4 @@ def test_the_benchmark_copies_only_figures_of_the_same_model(tiny_model_dir, tmp
     sha = verified_model(folder)[1]["files"]["model.tflite"]["sha256"]
     accuracy.copy_to_model({"model_sha256": sha, "faceage": {"n": 3, "by_age_group": {}}}, str(folder))
     assert json.loads((folder / MEASURED).read_text()) == {"model_sha256": sha, "dataset": "UTKFace test split",
-                                                           "n": 3, "by_age_group": {}}
+                                                           "n": 3, "by_age_group": {}, "other_datasets": {}}

@@ -75,9 +75,8 @@ SHOW_ANSWER_JS = """(photo) => {
 SHOW_FEEDBACK_MESSAGE_JS = """() => {
   document.querySelector('#faceage-feedback-message')?.scrollIntoView({block: 'center'});
 }"""
-#: Runs in the browser when photos are added to the Many photos tab: its answer (the message,
-#: then the table) is brought to the top of the screen. Returns the files unchanged.
-SHOW_CROWD_ANSWER_JS = """(files) => {
-  if (files && files.length) document.querySelector('#faceage-crowd-message')?.scrollIntoView({block: 'start'});
-  return [files];  // one input: a bare list would be read as one value per input
+#: Runs in the browser once the Many photos tab has answered: its answer (the message, then the
+#: table) is brought to the top of the screen (before the answer, the page still changes under it).
+SHOW_CROWD_ANSWER_JS = """() => {
+  document.querySelector('#faceage-crowd-message')?.scrollIntoView({block: 'start'});
 }"""

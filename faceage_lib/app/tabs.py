@@ -164,8 +164,9 @@ def crowd_tab(predictor: Predictor) -> None:
                            scale=2, min_width=300,
                            elem_id="faceage-crowd-chart")
         csv = CsvFile(label="The table as CSV", interactive=False, scale=1, min_width=200, elem_id="faceage-crowd-csv")
-    files.change(on_files, inputs=[files], outputs=[table, csv, chart, message, gallery], api_name="crowd",
-                 show_progress="full", js=SHOW_CROWD_ANSWER_JS, **lane("crowd"))
+    answered = files.change(on_files, inputs=[files], outputs=[table, csv, chart, message, gallery],
+                            api_name="crowd", show_progress="full", **lane("crowd"))
+    answered.then(None, js=SHOW_CROWD_ANSWER_JS, api_visibility="private", queue=False)
 
 
 VIDEO_HEADERS = ["Person", "Age (range)", "Gender (prob.)", "Seen (s)"]
