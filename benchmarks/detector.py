@@ -61,7 +61,7 @@ def group_photo(width: int, height: int, across: int, down: int, face: int, seed
     """``across`` x ``down`` astronauts whose faces are ``face`` px wide, one per grid cell."""
     rng = np.random.default_rng(seed)
     photo = _background(width, height, rng)
-    astronaut = samples.astronaut()[HEAD[1]:HEAD[3], HEAD[0]:HEAD[2]]
+    astronaut = samples.astronaut()[HEAD[1] : HEAD[3], HEAD[0] : HEAD[2]]
     scale = face / (HEAD_FACE[2] - HEAD_FACE[0])
     side = round(astronaut.shape[0] * scale)
     cell_w, cell_h = width // across, height // down
@@ -70,7 +70,7 @@ def group_photo(width: int, height: int, across: int, down: int, face: int, seed
         head = cv2.resize(_variant(astronaut, index), (side, side), interpolation=cv2.INTER_AREA)
         x = (index % across) * cell_w + int(rng.integers(0, max(1, cell_w - side)))
         y = (index // across) * cell_h + int(rng.integers(0, max(1, cell_h - side)))
-        photo[y:y + side, x:x + side] = head[: height - y, : width - x]
+        photo[y : y + side, x : x + side] = head[: height - y, : width - x]
         boxes.append(_place(HEAD_FACE, x, y, scale))
     return Photo(f"group {width}x{height}, {across * down} faces of {face} px", photo, boxes)
 
@@ -89,7 +89,7 @@ def single_photos() -> list[Photo]:
         scale = side / astronaut.shape[0]
         canvas = _background(width, height, np.random.default_rng(width))
         x, y = (width - side) // 3, (height - side) // 2
-        canvas[y:y + side, x:x + side] = cv2.resize(astronaut, (side, side), interpolation=cv2.INTER_CUBIC)
+        canvas[y : y + side, x : x + side] = cv2.resize(astronaut, (side, side), interpolation=cv2.INTER_CUBIC)
         photos.append(Photo(f"astronaut in {width}x{height}", canvas, [_place(box, x, y, scale)]))
     camera = np.repeat(samples.camera()[:, :, None], 3, axis=2)
     photos.append(Photo("cameraman 512x512", camera, [(180, 121, 264, 205)]))
@@ -114,27 +114,38 @@ def measure(detector: FaceDetector, photo: Photo, repeats: int) -> dict:
     hits = sum(any(_iou(truth, box) >= MATCH_IOU for box in boxes) for truth in photo.faces)
     false = sum(not any(_iou(truth, box) >= MATCH_IOU for truth in photo.faces) for box in boxes)
     height, width = photo.image.shape[:2]
-    return {"photo": photo.name, "megapixels": round(width * height / 1e6, 2), "faces": len(photo.faces),
-            "found": hits, "recall": round(hits / len(photo.faces), 3) if photo.faces else None,
-            "false_boxes": false, "false_scores": sorted(round(f.score, 3) for f, b in zip(found, boxes)
-                                                          if not any(_iou(t, b) >= MATCH_IOU for t in photo.faces)),
-            "seconds": round(statistics.median(times), 3)}
+    return {
+        "photo": photo.name,
+        "megapixels": round(width * height / 1e6, 2),
+        "faces": len(photo.faces),
+        "found": hits,
+        "recall": round(hits / len(photo.faces), 3) if photo.faces else None,
+        "false_boxes": false,
+        "false_scores": sorted(
+            round(f.score, 3) for f, b in zip(found, boxes) if not any(_iou(t, b) >= MATCH_IOU for t in photo.faces)
+        ),
+        "seconds": round(statistics.median(times), 3),
+    }
 
 
 def photos() -> list[Photo]:
-    groups = [group_photo(w, h, across, down, face, seed=face)
-              for w, h, across, down in GROUPS for face in FACE_SIZES]
+    groups = [group_photo(w, h, across, down, face, seed=face) for w, h, across, down in GROUPS for face in FACE_SIZES]
     return groups + single_photos()
 
 
 def markdown(rows: list[dict], threads: int | None) -> str:
-    lines = [f"# Face detection (BlazeFace, {threads or 'default'} LiteRT threads)", "",
-             "| photo | MP | faces | found | recall | false boxes | seconds (median) |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Face detection (BlazeFace, {threads or 'default'} LiteRT threads)",
+        "",
+        "| photo | MP | faces | found | recall | false boxes | seconds (median) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for row in rows:
         recall = "" if row["recall"] is None else f"{row['recall']:.0%}"
-        lines.append(f"| {row['photo']} | {row['megapixels']} | {row['faces']} | {row['found']} | {recall} "
-                     f"| {row['false_boxes']} | {row['seconds']:.3f} |")
+        lines.append(
+            f"| {row['photo']} | {row['megapixels']} | {row['faces']} | {row['found']} | {recall} "
+            f"| {row['false_boxes']} | {row['seconds']:.3f} |"
+        )
     return "\n".join(lines) + "\n"
 
 

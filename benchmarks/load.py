@@ -112,21 +112,38 @@ class Report:
     def to_dict(self) -> dict:
         """Plain JSON types, with the latency percentiles of the answered requests."""
         times = np.asarray(self.latencies)
-        latency = ({q: round(float(np.percentile(times, p)), 3) for q, p in (("p50", 50), ("p95", 95), ("max", 100))}
-                   if times.size else None)
-        return {"name": self.name, "sent": self.sent, "answered": self.answered, "failed": sum(self.errors.values()),
-                "errors": dict(self.errors), "error_examples": self.examples, "lost": self.lost,
-                "stored": self.stored, "duplicated": self.duplicated, "latency_s": latency,
-                "slowest_failure_s": None if self.slowest_failure_s is None else round(self.slowest_failure_s, 3),
-                "wall_s": round(self.wall_s, 2), "normal_photo": _normal(self.normal_photo),
-                "peak_rss_mb": self.peak_rss_mb, "note": self.note}
+        latency = (
+            {q: round(float(np.percentile(times, p)), 3) for q, p in (("p50", 50), ("p95", 95), ("max", 100))}
+            if times.size
+            else None
+        )
+        return {
+            "name": self.name,
+            "sent": self.sent,
+            "answered": self.answered,
+            "failed": sum(self.errors.values()),
+            "errors": dict(self.errors),
+            "error_examples": self.examples,
+            "lost": self.lost,
+            "stored": self.stored,
+            "duplicated": self.duplicated,
+            "latency_s": latency,
+            "slowest_failure_s": None if self.slowest_failure_s is None else round(self.slowest_failure_s, 3),
+            "wall_s": round(self.wall_s, 2),
+            "normal_photo": _normal(self.normal_photo),
+            "peak_rss_mb": self.peak_rss_mb,
+            "note": self.note,
+        }
 
 
 def _normal(outcome: Outcome | None) -> dict | None:
     if outcome is None:
         return None
-    return {"seconds": round(outcome.seconds, 3), "answered": outcome.error is None,
-            "error": outcome.error.detail or outcome.error.kind if outcome.error else None}
+    return {
+        "seconds": round(outcome.seconds, 3),
+        "answered": outcome.error is None,
+        "error": outcome.error.detail or outcome.error.kind if outcome.error else None,
+    }
 
 
 # --------------------------------------------------------------------------- the photos
@@ -145,8 +162,10 @@ def _variant(astronaut: Image.Image, i: int) -> bytes:
     width, height = side + 40 + 4 * i, side + 20 + 2 * i  # a size no other variant has
     background = (60 + 3 * i % 140, 90 + 5 * i % 120, 120 + 7 * i % 100)
     canvas = Image.new("RGB", (width, height), background)
-    canvas.paste(astronaut.resize((side, side), Image.Resampling.BICUBIC),
-                 (7 * i % (width - side + 1), 3 * i % (height - side + 1)))
+    canvas.paste(
+        astronaut.resize((side, side), Image.Resampling.BICUBIC),
+        (7 * i % (width - side + 1), 3 * i % (height - side + 1)),
+    )
     gains = 1 + 0.12 * np.sin(i + np.array([0.0, 2.1, 4.2]))
     pixels = np.clip(np.asarray(canvas, np.float32) * gains, 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
@@ -163,8 +182,15 @@ def expected_photos(datas: list[bytes]) -> list[Photo]:
     photos = []
     for i, data in enumerate(datas):
         annotated, rows, message = analyze_photo(predictor, data)
-        photos.append(Photo(f"photo{i:02d}.png", data, message, [list(row) for row in rows],
-                            (annotated.shape[1], annotated.shape[0])))
+        photos.append(
+            Photo(
+                f"photo{i:02d}.png",
+                data,
+                message,
+                [list(row) for row in rows],
+                (annotated.shape[1], annotated.shape[0]),
+            )
+        )
     return photos
 
 
@@ -196,8 +222,9 @@ def launch_app(home: Path) -> App:
 
     store = FeedbackStore(f"sqlite:///{home / 'feedback.db'}")
     demo = page.build_app(None, store)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
-                            quiet=True, **page.LAUNCH_OPTIONS)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **page.LAUNCH_OPTIONS
+    )
     functions = {fn.api_name: fn._id for fn in demo.fns.values() if fn.api_name}
     photo_lane = admission.LANES["photo"]
     return App(demo, url, store, functions, photo_lane.waiting, photo_lane.concurrency)
@@ -221,7 +248,7 @@ async def upload_bytes(client: httpx.AsyncClient, name: str, data: bytes) -> dic
 
 def address(session: str) -> str:
     """The address a session's user sends from: one of its own, made from the session's id."""
-    return "10." + ".".join(str(int(session[i:i + 2], 16)) for i in (0, 2, 4))
+    return "10." + ".".join(str(int(session[i : i + 2], 16)) for i in (0, 2, 4))
 
 
 async def call(client: httpx.AsyncClient, fn_index: int, data: list, session: str, who: str | None = None) -> list:
@@ -229,8 +256,7 @@ async def call(client: httpx.AsyncClient, fn_index: int, data: list, session: st
 
     ``who``: the sender's address (by default one of the session's own)."""
     body = {"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None}
-    joined = await client.post("gradio_api/queue/join", json=body,
-                               headers={"X-Forwarded-For": who or address(session)})
+    joined = await client.post("gradio_api/queue/join", json=body, headers={"X-Forwarded-For": who or address(session)})
     if joined.status_code == 503:  # the queue, a lane or the per-client limit is full
         raise Failure("refused (503)", joined.json().get("detail", joined.text))
     if joined.status_code != 200:
@@ -281,8 +307,9 @@ async def all_at_once(requests: list[Awaitable[int | None]], bound: float) -> tu
 # --------------------------------------------------------------------------- requests
 
 
-async def predict(client: httpx.AsyncClient, fn_index: int, photo: Photo, uploaded: dict | None = None,
-                  who: str | None = None) -> None:
+async def predict(
+    client: httpx.AsyncClient, fn_index: int, photo: Photo, uploaded: dict | None = None, who: str | None = None
+) -> None:
     """Upload ``photo`` (unless ``uploaded``), analyse it in a new session, and check the whole answer."""
     file = uploaded or await upload(client, photo)
     annotated, table, message, *_ = await call(client, fn_index, [file], uuid.uuid4().hex, who)
@@ -341,8 +368,7 @@ def summarise(name: str, outcomes: list[Outcome | None], wall_s: float, bound: f
     return report
 
 
-async def predictions(client: httpx.AsyncClient, fn_index: int, name: str, photos: list[Photo],
-                      bound: float) -> Report:
+async def predictions(client: httpx.AsyncClient, fn_index: int, name: str, photos: list[Photo], bound: float) -> Report:
     """Every photo analysed at once, each uploaded by its own request."""
     outcomes, wall = await all_at_once([predict(client, fn_index, photo) for photo in photos], bound)
     return summarise(name, outcomes, wall, bound)
@@ -353,8 +379,12 @@ async def burst(client: httpx.AsyncClient, app: App, photo: Photo, count: int, b
     uploaded = await upload(client, photo)
     requests = [predict(client, app.functions["analyze"], photo, uploaded) for _ in range(count)]
     outcomes, wall = await all_at_once(requests, bound)
-    return summarise(f"burst of {count} predictions (Photo lane: {app.max_queue} waiting + {app.concurrency} workers)",
-                     outcomes, wall, bound)
+    return summarise(
+        f"burst of {count} predictions (Photo lane: {app.max_queue} waiting + {app.concurrency} workers)",
+        outcomes,
+        wall,
+        bound,
+    )
 
 
 async def feedbacks(client: httpx.AsyncClient, app: App, photo: Photo, count: int, bound: float) -> Report:
@@ -379,20 +409,23 @@ async def feedbacks(client: httpx.AsyncClient, app: App, photo: Photo, count: in
     return report
 
 
-async def prepare_sessions(client: httpx.AsyncClient, fn_index: int, uploaded: dict, sessions: list[str],
-                           bound: float) -> None:
+async def prepare_sessions(
+    client: httpx.AsyncClient, fn_index: int, uploaded: dict, sessions: list[str], bound: float
+) -> None:
     """Analyse the photo in each session, so that its state holds the face; raises if one fails.
     They go in groups the Photo lane holds."""
     from faceage_lib.app.admission import LANES
 
     outcomes, group = [], LANES["photo"].waiting
     for first in range(0, len(sessions), group):
-        requests = [call(client, fn_index, [uploaded], session) for session in sessions[first:first + group]]
+        requests = [call(client, fn_index, [uploaded], session) for session in sessions[first : first + group]]
         outcomes += (await all_at_once(requests, bound))[0]
     failed = [outcome for outcome in outcomes if outcome is None or outcome.error]
     if failed:
-        raise RuntimeError(f"{len(failed)} of {len(sessions)} sessions could not analyse the photo "
-                           f"before the feedback scenario: {failed[0]}")
+        raise RuntimeError(
+            f"{len(failed)} of {len(sessions)} sessions could not analyse the photo "
+            f"before the feedback scenario: {failed[0]}"
+        )
 
 
 def _checked(outcomes: list[Outcome | None], rows: dict[int, Any]) -> list[Outcome | None]:
@@ -453,8 +486,15 @@ def peak_rss_mb() -> int | None:
     return round(int(line.split()[1]) / 1024)
 
 
-async def abused(client: httpx.AsyncClient, app: App, name: str, requests: list[Awaitable], normal: Photo,
-                 bound: float, delay: float = 0.5) -> Report:
+async def abused(
+    client: httpx.AsyncClient,
+    app: App,
+    name: str,
+    requests: list[Awaitable],
+    normal: Photo,
+    bound: float,
+    delay: float = 0.5,
+) -> Report:
     """Start ``requests`` at once and, ``delay`` s later, another user's normal photo; both outcomes,
     and the process's peak memory meanwhile."""
     reset_peak_rss()
@@ -494,19 +534,52 @@ async def abuses(client: httpx.AsyncClient, app: App, normal: Photo, scale: floa
     bomb = scan_bomb()
     flood = _scaled(CROWD_FLOOD, scale)
     reports = [
-        await abused(client, app, f"{flood} Many-photos requests of a {len(tiny)}-byte GIF, each from its own client",
-                     [crowd(client, app, [gif]) for _ in range(flood)], normal, bound),
-        await abused(client, app, f"one client sends {GREEDY_CLIENT} photos at once",
-                     [predict(client, app.functions["analyze"], normal, normal_data, greedy)
-                      for _ in range(GREEDY_CLIENT)], normal, bound),
-        await abused(client, app, "2 JPEGs of 20,000 scans and 2 looping EPS named .jpg, to the Photo tab",
-                     [refused_photo(client, app, "scans.jpg", bomb), refused_photo(client, app, "scans2.jpg", bomb),
-                      refused_photo(client, app, "loop.jpg", LOOPING_EPS),
-                      refused_photo(client, app, "loop2.jpg", LOOPING_EPS)], normal, bound, delay=0.2),
-        await abused(client, app, f"a zip of {_scaled(ZIP_GIFS, scale)} GIFs of 8000x8000 ({len(gifs) // 1024} KB) "
-                     "to Many photos", [crowd(client, app, [huge_gifs])], normal, bound),
-        await abused(client, app, f"{BIG_WEBPS} WebPs of 6000x4000 ({len(webp) // 1024} KB) to Many photos at once",
-                     [crowd(client, app, [file]) for file in webps], normal, bound),
+        await abused(
+            client,
+            app,
+            f"{flood} Many-photos requests of a {len(tiny)}-byte GIF, each from its own client",
+            [crowd(client, app, [gif]) for _ in range(flood)],
+            normal,
+            bound,
+        ),
+        await abused(
+            client,
+            app,
+            f"one client sends {GREEDY_CLIENT} photos at once",
+            [predict(client, app.functions["analyze"], normal, normal_data, greedy) for _ in range(GREEDY_CLIENT)],
+            normal,
+            bound,
+        ),
+        await abused(
+            client,
+            app,
+            "2 JPEGs of 20,000 scans and 2 looping EPS named .jpg, to the Photo tab",
+            [
+                refused_photo(client, app, "scans.jpg", bomb),
+                refused_photo(client, app, "scans2.jpg", bomb),
+                refused_photo(client, app, "loop.jpg", LOOPING_EPS),
+                refused_photo(client, app, "loop2.jpg", LOOPING_EPS),
+            ],
+            normal,
+            bound,
+            delay=0.2,
+        ),
+        await abused(
+            client,
+            app,
+            f"a zip of {_scaled(ZIP_GIFS, scale)} GIFs of 8000x8000 ({len(gifs) // 1024} KB) to Many photos",
+            [crowd(client, app, [huge_gifs])],
+            normal,
+            bound,
+        ),
+        await abused(
+            client,
+            app,
+            f"{BIG_WEBPS} WebPs of 6000x4000 ({len(webp) // 1024} KB) to Many photos at once",
+            [crowd(client, app, [file]) for file in webps],
+            normal,
+            bound,
+        ),
         await upload_flood(client, app, normal, _scaled(UPLOADS_25MB, scale), bound),
     ]
     return reports
@@ -517,12 +590,20 @@ async def upload_flood(client: httpx.AsyncClient, app: App, normal: Photo, count
     from faceage_lib.app import uploads
 
     data = os.urandom(uploads.MAX_FILE_SIZE - 4096)
-    report = await abused(client, app, f"{count} uploads of 25 MB ({count * 25 / 1024:.1f} GB), no action",
-                          [upload_bytes(client, f"junk{i}.bin", data) for i in range(count)], normal, bound)
+    report = await abused(
+        client,
+        app,
+        f"{count} uploads of 25 MB ({count * 25 / 1024:.1f} GB), no action",
+        [upload_bytes(client, f"junk{i}.bin", data) for i in range(count)],
+        normal,
+        bound,
+    )
     after = _store_mb(uploads.upload_folder())
     await asyncio.sleep(uploads.SWEEP_EVERY_S + 5)
-    report.note = (f"upload store {after:.0f} MB after the uploads, {_store_mb(uploads.upload_folder()):.0f} MB "
-                   f"{uploads.SWEEP_EVERY_S + 5} s later (bound {uploads.MAX_STORE_BYTES // 2**20} MB)")
+    report.note = (
+        f"upload store {after:.0f} MB after the uploads, {_store_mb(uploads.upload_folder()):.0f} MB "
+        f"{uploads.SWEEP_EVERY_S + 5} s later (bound {uploads.MAX_STORE_BYTES // 2**20} MB)"
+    )
     return report
 
 
@@ -536,11 +617,13 @@ async def run_scenarios(app: App, photos: list[Photo], scale: float, bound: floa
     beyond = app.max_queue + max(app.concurrency + 1, _scaled(BURST_EXTRA, scale))  # more than it holds
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=50)
     async with httpx.AsyncClient(base_url=app.url, timeout=httpx.Timeout(bound), limits=limits) as client:
-        return [await predictions(client, analyze, f"{same} predictions, same photo", [photos[0]] * same, bound),
-                await predictions(client, analyze, f"{len(photos)} predictions, different photos", photos, bound),
-                await feedbacks(client, app, photos[0], _scaled(FEEDBACKS, scale), bound),
-                await burst(client, app, photos[0], beyond, bound),
-                *await abuses(client, app, photos[1], scale, bound)]
+        return [
+            await predictions(client, analyze, f"{same} predictions, same photo", [photos[0]] * same, bound),
+            await predictions(client, analyze, f"{len(photos)} predictions, different photos", photos, bound),
+            await feedbacks(client, app, photos[0], _scaled(FEEDBACKS, scale), bound),
+            await burst(client, app, photos[0], beyond, bound),
+            *await abuses(client, app, photos[1], scale, bound),
+        ]
 
 
 def _lanes() -> dict:
@@ -558,17 +641,26 @@ def _scaled(count: int, scale: float) -> int:
 
 def markdown(reports: list[Report], settings: dict) -> str:
     """A small table of the scenarios, with how it was measured."""
-    lanes = ", ".join(f"{lane['title']} {lane['concurrency']} at once + {lane['waiting']} waiting"
-                      for lane in settings["lanes"].values())
-    setup = (f"`{settings['command']}` ({settings['wall_s']:.0f} s in all): the app served in-process on "
-             f"localhost on the shipped model; lanes: {lanes}; time bound {settings['time_bound_s']:g} s per "
-             f"scenario; {settings['cpus']} CPUs, load average {settings['load_average']:.1f} at the start. "
-             "Latencies (s) are of the answered requests; a normal photo (another user's) is sent 0.2-0.5 s "
-             "after an abuse starts.")
-    lines = ["# The app under load", "", setup, "",
-             "| scenario | sent | answered | failed (kinds) | lost | stored | duplicated | p50 | p95 | max | wall "
-             "| normal photo meanwhile (s) | peak RSS (MB) |",
-             "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lanes = ", ".join(
+        f"{lane['title']} {lane['concurrency']} at once + {lane['waiting']} waiting"
+        for lane in settings["lanes"].values()
+    )
+    setup = (
+        f"`{settings['command']}` ({settings['wall_s']:.0f} s in all): the app served in-process on "
+        f"localhost on the shipped model; lanes: {lanes}; time bound {settings['time_bound_s']:g} s per "
+        f"scenario; {settings['cpus']} CPUs, load average {settings['load_average']:.1f} at the start. "
+        "Latencies (s) are of the answered requests; a normal photo (another user's) is sent 0.2-0.5 s "
+        "after an abuse starts."
+    )
+    lines = [
+        "# The app under load",
+        "",
+        setup,
+        "",
+        "| scenario | sent | answered | failed (kinds) | lost | stored | duplicated | p50 | p95 | max | wall "
+        "| normal photo meanwhile (s) | peak RSS (MB) |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for report in reports:
         row = report.to_dict()
         kinds = ", ".join(f"{kind}: {n}" for kind, n in sorted(row["errors"].items())) or "none"
@@ -576,11 +668,16 @@ def markdown(reports: list[Report], settings: dict) -> str:
         stored = "-" if row["stored"] is None else row["stored"]
         duplicated = "-" if row["stored"] is None else row["duplicated"]
         normal = row["normal_photo"]
-        meanwhile = "-" if normal is None else f"{normal['seconds']}" + ("" if normal["answered"] else
-                                                                         f" (not answered: {normal['error']})")
-        lines.append(f"| {row['name']} | {row['sent']} | {row['answered']} | {row['failed']} ({kinds}) | {row['lost']} "
-                     f"| {stored} | {duplicated} | {latency['p50']} | {latency['p95']} | {latency['max']} "
-                     f"| {row['wall_s']} | {meanwhile} | {row['peak_rss_mb'] or '-'} |")
+        meanwhile = (
+            "-"
+            if normal is None
+            else f"{normal['seconds']}" + ("" if normal["answered"] else f" (not answered: {normal['error']})")
+        )
+        lines.append(
+            f"| {row['name']} | {row['sent']} | {row['answered']} | {row['failed']} ({kinds}) | {row['lost']} "
+            f"| {stored} | {duplicated} | {latency['p50']} | {latency['p95']} | {latency['max']} "
+            f"| {row['wall_s']} | {meanwhile} | {row['peak_rss_mb'] or '-'} |"
+        )
     notes = [f"- {row['name']}: {row['note']}" for row in map(Report.to_dict, reports) if row["note"]]
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
@@ -602,11 +699,18 @@ def write_results(reports: list[Report], settings: dict) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count-scale", type=float, default=1.0,
-                        help="multiply the request counts by this (0-1], e.g. 0.2 for a quick try")
-    parser.add_argument("--time-bound", type=float, default=TIME_BOUND_S,
-                        help=f"seconds each scenario may take before unanswered requests count as lost "
-                             f"(default {TIME_BOUND_S:g})")
+    parser.add_argument(
+        "--count-scale",
+        type=float,
+        default=1.0,
+        help="multiply the request counts by this (0-1], e.g. 0.2 for a quick try",
+    )
+    parser.add_argument(
+        "--time-bound",
+        type=float,
+        default=TIME_BOUND_S,
+        help=f"seconds each scenario may take before unanswered requests count as lost (default {TIME_BOUND_S:g})",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.count_scale <= 1:
         parser.error("--count-scale must be in (0, 1]: feedback ages 0-120 mark the submissions")
@@ -622,10 +726,16 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["FACEAGE_TRUST_FORWARDED"] = "1"  # each simulated user sends from an address of its own
         photos = expected_photos(make_photos(_scaled(DIFFERENT_PHOTOS, args.count_scale)))
         app = launch_app(home)
-        settings = {"command": " ".join(["python benchmarks/load.py", *(sys.argv[1:] if argv is None else argv)]),
-                    "count_scale": args.count_scale, "time_bound_s": args.time_bound, "max_queue": app.max_queue,
-                    "lanes": {name: vars(lane) for name, lane in _lanes().items()},
-                    "concurrency_limit": app.concurrency, "cpus": os.cpu_count(), "load_average": os.getloadavg()[0]}
+        settings = {
+            "command": " ".join(["python benchmarks/load.py", *(sys.argv[1:] if argv is None else argv)]),
+            "count_scale": args.count_scale,
+            "time_bound_s": args.time_bound,
+            "max_queue": app.max_queue,
+            "lanes": {name: vars(lane) for name, lane in _lanes().items()},
+            "concurrency_limit": app.concurrency,
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg()[0],
+        }
         try:
             reports = asyncio.run(run_scenarios(app, photos, args.count_scale, args.time_bound))
         finally:

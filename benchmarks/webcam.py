@@ -54,9 +54,13 @@ def time_handler(predictor: Predictor, frames: list[np.ndarray]) -> dict:
         jpeg_data_url(annotated)
         times.append(time.perf_counter() - started)
     median = statistics.median(times)
-    return {"frames": len(frames), "median_ms": round(1000 * median, 1),
-            "p90_ms": round(1000 * float(np.percentile(times, 90)), 1), "fps_median": round(1 / median, 1),
-            "tracks_at_end": len(tracker.tracks)}
+    return {
+        "frames": len(frames),
+        "median_ms": round(1000 * median, 1),
+        "p90_ms": round(1000 * float(np.percentile(times, 90)), 1),
+        "fps_median": round(1 / median, 1),
+        "tracks_at_end": len(tracker.tracks),
+    }
 
 
 def main() -> None:
@@ -66,9 +70,13 @@ def main() -> None:
     args = parser.parse_args()
     predictor = Predictor(args.model)
     empty = [np.full((SIZE[1], SIZE[0], 3), (70, 90, 110), np.uint8)] * args.frames
-    result = {"frame": f"{SIZE[0]}x{SIZE[1]}", "cpus": os.cpu_count(), "load_average": round(os.getloadavg()[0], 1),
-              "one_face": time_handler(predictor, face_frames(args.frames)),
-              "no_face": time_handler(predictor, empty)}
+    result = {
+        "frame": f"{SIZE[0]}x{SIZE[1]}",
+        "cpus": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 1),
+        "one_face": time_handler(predictor, face_frames(args.frames)),
+        "no_face": time_handler(predictor, empty),
+    }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "webcam.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

@@ -16,8 +16,7 @@ Imports go one way: inference <- data <- training, evaluation; the app and the C
 from .errors import DatasetError, FaceAgeError, ImageError, ModelFileError, StoreError
 
 __version__ = "0.1.0"
-__all__ = ["Predictor", "FaceResult", "FaceAgeError", "ImageError", "ModelFileError", "DatasetError",
-           "StoreError"]
+__all__ = ["Predictor", "FaceResult", "FaceAgeError", "ImageError", "ModelFileError", "DatasetError", "StoreError"]
 
 
 def __getattr__(name: str):

@@ -66,8 +66,9 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="faceage", description="Age and gender from face photos.",
-                                     epilog=EXIT_CODES, formatter_class=HelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="faceage", description="Age and gender from face photos.", epilog=EXIT_CODES, formatter_class=HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"faceage {__version__}")
     commands = parser.add_subparsers(metavar="COMMAND")
 
@@ -75,12 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
         return group.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
 
     def data_options(command):
-        command.add_argument("--data-dir", nargs="+", metavar="DIR",
-                             help="datasets: a UTKFace folder, .zip or .tar.gz, and/or labelled folders (with "
-                                  "labels.csv or train/val/test_labels.csv: file,age[,gender], as APPA-REAL has) "
-                                  "(default: UTKFace, downloaded from Kaggle)")
-        command.add_argument("--work-dir", help="where manifests and crop caches go (default: ~/.cache/faceage, "
-                                                "or $FACEAGE_HOME)")
+        command.add_argument(
+            "--data-dir",
+            nargs="+",
+            metavar="DIR",
+            help="datasets: a UTKFace folder, .zip or .tar.gz, and/or labelled folders (with "
+            "labels.csv or train/val/test_labels.csv: file,age[,gender], as APPA-REAL has) "
+            "(default: UTKFace, downloaded from Kaggle)",
+        )
+        command.add_argument(
+            "--work-dir", help="where manifests and crop caches go (default: ~/.cache/faceage, or $FACEAGE_HOME)"
+        )
 
     def model_option(command, what: str = "model folder or .tflite"):
         command.add_argument("--model", help=f"{what} (default: $FACEAGE_MODEL_DIR, else the shipped model)")
@@ -99,8 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     train_config_options(command)
     command.set_defaults(run=run_train)
 
-    command = add(commands, "export", "calibrate and export a training run's best model again (e.g. where "
-                                      "TensorFlow is installed, after training on JAX or PyTorch elsewhere)")
+    command = add(
+        commands,
+        "export",
+        "calibrate and export a training run's best model again (e.g. where "
+        "TensorFlow is installed, after training on JAX or PyTorch elsewhere)",
+    )
     data_options(command)
     command.add_argument("--run", required=True, dest="run_dir", help="the training run's --out folder")
     command.set_defaults(run=run_export)
@@ -113,38 +123,68 @@ def build_parser() -> argparse.ArgumentParser:
     command.set_defaults(run=run_evaluate)
 
     command = add(commands, "predict", "age and gender of every face in photos or folders, or of each person in videos")
-    command.add_argument("paths", nargs="*", metavar="PATH",
-                         help="image files, folders (searched recursively) or globs ('photos/**/*.jpg'); or video "
-                              "files (mp4, webm, mov)")
-    command.add_argument("--from-list", metavar="FILE",
-                         help="also the paths in FILE, one a line, # for comments (default: none)")
+    command.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="image files, folders (searched recursively) or globs ('photos/**/*.jpg'); or video "
+        "files (mp4, webm, mov)",
+    )
+    command.add_argument(
+        "--from-list", metavar="FILE", help="also the paths in FILE, one a line, # for comments (default: none)"
+    )
     model_option(command)
     format_option(command, ("json", "jsonl", "csv", "parquet"))
-    command.add_argument("--out", help="write to this file, in a folder that exists (default: standard output; "
-                                       "parquet, --resume and --engine ray need it)")
-    command.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                         help="processes, each with its own model on one thread (--engine ray: actors)")
-    command.add_argument("--resume", action="store_true",
-                         help="skip the photos --out already holds (after an interruption) and append the rest")
-    command.add_argument("--engine", choices=("local", "ray"), default="local",
-                         help="local processes, or a Ray Data job writing a folder of Parquet files "
-                              "(pip install 'faceage[scale]')")
-    command.add_argument("--address", help="the Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, "
-                                           "else a local Ray instance)")
+    command.add_argument(
+        "--out",
+        help="write to this file, in a folder that exists (default: standard output; "
+        "parquet, --resume and --engine ray need it)",
+    )
+    command.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="processes, each with its own model on one thread (--engine ray: actors)",
+    )
+    command.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip the photos --out already holds (after an interruption) and append the rest",
+    )
+    command.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local processes, or a Ray Data job writing a folder of Parquet files (pip install 'faceage[scale]')",
+    )
+    command.add_argument(
+        "--address",
+        help="the Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, else a local Ray instance)",
+    )
     command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument("--frames", action="store_true", help="videos: every analysed frame's faces too (JSON)")
     command.set_defaults(run=run_predict)
 
-    command = add(commands, "summarize", "faces, photos without a face, ages by gender and the model's error, "
-                                          "from the results of predict")
-    command.add_argument("results", metavar="RESULTS", help="a predict output: .json, .jsonl, .csv, .parquet, "
-                                                            "or a Ray job's Parquet folder")
-    command.add_argument("--group-by", metavar="PART",
-                         help="also per path component: 'parent' (the photo's folder) or an index into the path "
-                              "(0 the first part; default: none)")
-    command.add_argument("--plot", metavar="FILE.png",
-                         help="also save the age distribution as a bar chart (default: no plot)")
+    command = add(
+        commands,
+        "summarize",
+        "faces, photos without a face, ages by gender and the model's error, from the results of predict",
+    )
+    command.add_argument(
+        "results",
+        metavar="RESULTS",
+        help="a predict output: .json, .jsonl, .csv, .parquet, or a Ray job's Parquet folder",
+    )
+    command.add_argument(
+        "--group-by",
+        metavar="PART",
+        help="also per path component: 'parent' (the photo's folder) or an index into the path "
+        "(0 the first part; default: none)",
+    )
+    command.add_argument(
+        "--plot", metavar="FILE.png", help="also save the age distribution as a bar chart (default: no plot)"
+    )
     model_option(command, "the model folder whose measured error to show")
     command.set_defaults(run=run_summarize)
 
@@ -162,8 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     model_option(command, "model folder")
     command.set_defaults(run=run_app)
 
-    feedback = add(commands, "feedback", "the consented feedback store ($FACEAGE_DB_URL, else a SQLite file "
-                                         "in $FACEAGE_HOME or ~/.local/share/faceage)")
+    feedback = add(
+        commands,
+        "feedback",
+        "the consented feedback store ($FACEAGE_DB_URL, else a SQLite file in $FACEAGE_HOME or ~/.local/share/faceage)",
+    )
     actions = feedback.add_subparsers(metavar="ACTION")
     command = add(actions, "list", "list stored entries (their ids are what delete needs)")
     format_option(command, ("table", "json"))
@@ -213,8 +256,9 @@ def train_config_options(command: argparse.ArgumentParser) -> None:
             command.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
             continue
         kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}[str(field.type)]
-        command.add_argument(flag, type=kind, default=field.default, choices=field.metadata.get("choices"),
-                             help=help_text)
+        command.add_argument(
+            flag, type=kind, default=field.default, choices=field.metadata.get("choices"), help=help_text
+        )
 
 
 def run_export(args) -> int:
@@ -281,14 +325,23 @@ def run_predict(args) -> int:
     if args.engine == "ray":
         from .batch.ray_job import predict_on_ray
 
-        summary = predict_on_ray(args.paths, args.out, args.workers, args.model, args.flip, args.address,
-                                 list_file=args.from_list)
+        summary = predict_on_ray(
+            args.paths, args.out, args.workers, args.model, args.flip, args.address, list_file=args.from_list
+        )
     else:
         from .batch.job import predict_corpus
 
-        summary = predict_corpus(args.paths, args.format, args.out, args.workers, args.model, args.flip,
-                                 args.resume, progress=not args.quiet and sys.stderr.isatty(),
-                                 list_file=args.from_list)
+        summary = predict_corpus(
+            args.paths,
+            args.format,
+            args.out,
+            args.workers,
+            args.model,
+            args.flip,
+            args.resume,
+            progress=not args.quiet and sys.stderr.isatty(),
+            list_file=args.from_list,
+        )
     if summary.skipped:
         print(f"faceage: {summary.skipped} photos were already in {args.out}", file=sys.stderr)
     return EXIT_PARTIAL if summary.failed else EXIT_OK
@@ -306,8 +359,9 @@ def run_predict_videos(args) -> int:
     if not all(Path(path).suffix.lower() in VIDEO_EXTENSIONS for path in args.paths):
         raise FaceAgeError("give videos on their own, not mixed with photos or folders")
     predictor = Predictor(args.model, flip=args.flip)
-    records = predict_videos(predictor, args.paths, per_frame=args.frames,
-                             progress=not args.quiet and sys.stderr.isatty())
+    records = predict_videos(
+        predictor, args.paths, per_frame=args.frames, progress=not args.quiet and sys.stderr.isatty()
+    )
     with open(args.out, "w", newline="") if args.out else _stdout() as stream:
         if args.format == "json":
             json.dump(records, stream, indent=2)
@@ -326,8 +380,20 @@ def run_predict_videos(args) -> int:
     return EXIT_PARTIAL if any(record["error"] for record in records) else EXIT_OK
 
 
-VIDEO_CSV_FIELDS = ("path", "person", "age", "age_low", "age_high", "gender", "gender_prob", "p_female",
-                    "seconds_seen", "first_seen_s", "last_seen_s", "error")
+VIDEO_CSV_FIELDS = (
+    "path",
+    "person",
+    "age",
+    "age_low",
+    "age_high",
+    "gender",
+    "gender_prob",
+    "p_female",
+    "seconds_seen",
+    "first_seen_s",
+    "last_seen_s",
+    "error",
+)
 
 
 def _stdout():
@@ -378,8 +444,10 @@ def run_feedback_list(args) -> int:
         print(f"{'id':>6}  {'date (UTC)':<16}  {'predicted':<16}  true")
         for entry in entries:
             predicted = f"{entry.predicted_age:.0f} {entry.predicted_gender} ({entry.gender_prob:.0%})"
-            print(f"{entry.id:>6}  {entry.created_at:%Y-%m-%d %H:%M}  {predicted:<16}  "
-                  f"{entry.true_age} {entry.true_gender or '-'}")
+            print(
+                f"{entry.id:>6}  {entry.created_at:%Y-%m-%d %H:%M}  {predicted:<16}  "
+                f"{entry.true_age} {entry.true_gender or '-'}"
+            )
     return EXIT_OK
 
 

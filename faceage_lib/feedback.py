@@ -114,9 +114,15 @@ class FeedbackEntry:
 
     def to_dict(self) -> dict:
         """Plain JSON types; ``created_at`` as ISO 8601 in UTC."""
-        return {"id": self.id, "created_at": self.created_at.isoformat(), "predicted_age": self.predicted_age,
-                "predicted_gender": self.predicted_gender, "gender_prob": self.gender_prob,
-                "true_age": self.true_age, "true_gender": self.true_gender}
+        return {
+            "id": self.id,
+            "created_at": self.created_at.isoformat(),
+            "predicted_age": self.predicted_age,
+            "predicted_gender": self.predicted_gender,
+            "gender_prob": self.gender_prob,
+            "true_age": self.true_age,
+            "true_gender": self.true_gender,
+        }
 
 
 @dataclass
@@ -148,8 +154,11 @@ class FeedbackStore:
         try:
             self.url = make_url(url or default_url())
         except SQLAlchemyError:
-            raise StoreError(f"the feedback database URL {str(url or default_url())!r} is not a database URL "
-                             "(e.g. sqlite:///path/feedback.db)", "its URL is not valid") from None
+            raise StoreError(
+                f"the feedback database URL {str(url or default_url())!r} is not a database URL "
+                "(e.g. sqlite:///path/feedback.db)",
+                "its URL is not valid",
+            ) from None
         self._sqlite = self.url.get_backend_name() == "sqlite"
         # SQLite allows one writer at a time: serialise writes in-process (other processes wait
         # on the busy timeout). Other databases handle concurrent transactions themselves.
@@ -209,8 +218,16 @@ class FeedbackStore:
 
     # ----------------------------------------------------------------------------- writing
 
-    def add(self, crop: Any, predicted_age: float, predicted_gender: str, gender_prob: float,
-            true_age: Any, consent: bool, true_gender: str | None = None) -> int:
+    def add(
+        self,
+        crop: Any,
+        predicted_age: float,
+        predicted_gender: str,
+        gender_prob: float,
+        true_age: Any,
+        consent: bool,
+        true_gender: str | None = None,
+    ) -> int:
         """Store one consented entry; returns its id.
 
         Raises ``ValueError`` with the reason when ``consent`` is not ``True`` (the boolean: no
@@ -227,9 +244,18 @@ class FeedbackStore:
         true_gender = None if true_gender in (None, "") else check_gender(true_gender, "true_gender")
         predicted_age = _finite(predicted_age, "predicted_age", 0, 200)
         gender_prob = _finite(gender_prob, "gender_prob", 0, 1)
-        row = Feedback(created_at=datetime.now(timezone.utc), crop_png=png, crop_width=width,
-                       crop_height=height, predicted_age=predicted_age, predicted_gender=predicted_gender,
-                       gender_prob=gender_prob, true_age=age, true_gender=true_gender, consent=True)
+        row = Feedback(
+            created_at=datetime.now(timezone.utc),
+            crop_png=png,
+            crop_width=width,
+            crop_height=height,
+            predicted_age=predicted_age,
+            predicted_gender=predicted_gender,
+            gender_prob=gender_prob,
+            true_age=age,
+            true_gender=true_gender,
+            consent=True,
+        )
         with self._guard("written"), self._writing(), Session(self.engine, expire_on_commit=False) as session:
             session.add(row)
             session.commit()
@@ -255,13 +281,32 @@ class FeedbackStore:
 
     def entries(self) -> list[FeedbackEntry]:
         """Every entry, oldest first, without the crops' bytes."""
-        columns = (Feedback.id, Feedback.created_at, Feedback.predicted_age, Feedback.predicted_gender,
-                   Feedback.gender_prob, Feedback.true_age, Feedback.true_gender, Feedback.crop_width,
-                   Feedback.crop_height)
+        columns = (
+            Feedback.id,
+            Feedback.created_at,
+            Feedback.predicted_age,
+            Feedback.predicted_gender,
+            Feedback.gender_prob,
+            Feedback.true_age,
+            Feedback.true_gender,
+            Feedback.crop_width,
+            Feedback.crop_height,
+        )
         with self._guard("read"), Session(self.engine) as session:
             rows = session.execute(select(*columns).order_by(Feedback.id)).all()
-        return [FeedbackEntry(r.id, _utc(r.created_at), r.predicted_age, r.predicted_gender, r.gender_prob,
-                              r.true_age, r.true_gender, (r.crop_width, r.crop_height)) for r in rows]
+        return [
+            FeedbackEntry(
+                r.id,
+                _utc(r.created_at),
+                r.predicted_age,
+                r.predicted_gender,
+                r.gender_prob,
+                r.true_age,
+                r.true_gender,
+                (r.crop_width, r.crop_height),
+            )
+            for r in rows
+        ]
 
     def crop(self, entry_id: int) -> np.ndarray:
         """The stored crop of one entry as an RGB uint8 array (``KeyError`` if there is none)."""
@@ -389,8 +434,10 @@ def check_true_age(value: Any) -> int:
         raise ValueError(f"the true age must be a whole number from {MIN_TRUE_AGE} to {MAX_TRUE_AGE}, not {value!r}")
     if isinstance(value, str):
         if not re.fullmatch(r"[0-9]+", value.strip()):
-            raise ValueError(f"the true age must be a whole number from {MIN_TRUE_AGE} to {MAX_TRUE_AGE} "
-                             f"(digits 0-9 only), not {value.strip()[:20]!r}")
+            raise ValueError(
+                f"the true age must be a whole number from {MIN_TRUE_AGE} to {MAX_TRUE_AGE} "
+                f"(digits 0-9 only), not {value.strip()[:20]!r}"
+            )
         if len(value.strip().lstrip("0")) > 3:  # no int() of thousands of digits (Python refuses them)
             raise ValueError(f"the true age must be from {MIN_TRUE_AGE} to {MAX_TRUE_AGE}")
         value = int(value.strip())

@@ -49,11 +49,18 @@ class Person:
         """Median age and range, gender from the mean P(female), seconds seen, first and last time seen."""
         p_female = float(np.mean(self.p_female))
         gender, probability = decide_gender(p_female, min_confidence)
-        return {"person": self.id, "age": round(statistics.median(self.ages), 1),
-                "age_low": round(statistics.median(self.lows), 1), "age_high": round(statistics.median(self.highs), 1),
-                "gender": gender, "gender_prob": round(probability, 4), "p_female": round(p_female, 4),
-                "seconds_seen": round(len(self.ages) * frame_s, 2), "first_seen_s": round(self.first_s, 2),
-                "last_seen_s": round(self.last_s, 2)}
+        return {
+            "person": self.id,
+            "age": round(statistics.median(self.ages), 1),
+            "age_low": round(statistics.median(self.lows), 1),
+            "age_high": round(statistics.median(self.highs), 1),
+            "gender": gender,
+            "gender_prob": round(probability, 4),
+            "p_female": round(p_female, 4),
+            "seconds_seen": round(len(self.ages) * frame_s, 2),
+            "first_seen_s": round(self.first_s, 2),
+            "last_seen_s": round(self.last_s, 2),
+        }
 
 
 @dataclass
@@ -92,8 +99,13 @@ def check_video(path: str | os.PathLike) -> cv2.VideoCapture:
     return capture
 
 
-def analyze_video(predictor: Predictor, path: str | os.PathLike, annotated: str | os.PathLike | None = None,
-                  per_frame: bool = False, progress: Callable[[float], None] | None = None) -> VideoResult:
+def analyze_video(
+    predictor: Predictor,
+    path: str | os.PathLike,
+    annotated: str | os.PathLike | None = None,
+    per_frame: bool = False,
+    progress: Callable[[float], None] | None = None,
+) -> VideoResult:
     """Follow every face of the video at ``path``; write the annotated clip to ``annotated`` (a
     ``.webm``) if given. ``progress`` is called with the share done (0-1) as frames are read."""
     capture = check_video(path)
@@ -116,11 +128,17 @@ def analyze_video(predictor: Predictor, path: str | os.PathLike, annotated: str 
                 for track in shown:
                     _record(people.setdefault(track.id, Person(track.id, first_s=moment)), track.face, moment)
                 if per_frame:
-                    frames.append({"frame": index, "time_s": round(moment, 3),
-                                   "faces": [{"person": t.id, **t.face.to_dict()} for t in shown]})
+                    frames.append(
+                        {
+                            "frame": index,
+                            "time_s": round(moment, 3),
+                            "faces": [{"person": t.id, **t.face.to_dict()} for t in shown],
+                        }
+                    )
             if annotated is not None:
-                drawn = draw_faces(rgb, [t.face for t in shown], max_side=max(rgb.shape[:2]),
-                                   colours=[t.id - 1 for t in shown])
+                drawn = draw_faces(
+                    rgb, [t.face for t in shown], max_side=max(rgb.shape[:2]), colours=[t.id - 1 for t in shown]
+                )
                 writer = writer or _writer(annotated, fps, drawn.shape[1], drawn.shape[0])
                 writer.write(cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
             index += 1
@@ -138,9 +156,14 @@ def analyze_video(predictor: Predictor, path: str | os.PathLike, annotated: str 
     summaries = [{**person.summary(confidence, step / fps), "person": numbers[person.id]} for person in kept]
     for frame in frames:
         frame["faces"] = [{**face, "person": numbers.get(face["person"])} for face in frame["faces"]]
-    return VideoResult(round(fps, 3), index, round(index / fps, 2), summaries,
-                       Path(annotated) if annotated is not None and writer is not None else None,
-                       frames if per_frame else None)
+    return VideoResult(
+        round(fps, 3),
+        index,
+        round(index / fps, 2),
+        summaries,
+        Path(annotated) if annotated is not None and writer is not None else None,
+        frames if per_frame else None,
+    )
 
 
 def _record(person: Person, face, moment: float) -> None:
@@ -164,8 +187,9 @@ def _writer(path: str | os.PathLike, fps: float, width: int, height: int) -> cv2
     return writer
 
 
-def predict_videos(predictor: Predictor, paths: list[str | os.PathLike], per_frame: bool = False,
-                   progress: bool = False) -> list[dict]:
+def predict_videos(
+    predictor: Predictor, paths: list[str | os.PathLike], per_frame: bool = False, progress: bool = False
+) -> list[dict]:
     """One ``{"path", "seconds", "people", "error"}`` record per video (``"frames"`` too with
     ``per_frame``), as ``faceage predict clip.mp4`` prints it; a bad video gets its ``error``."""
     records = []
@@ -173,8 +197,13 @@ def predict_videos(predictor: Predictor, paths: list[str | os.PathLike], per_fra
         bar = _progress_bar(Path(path).name) if progress else None
         try:
             result = analyze_video(predictor, path, per_frame=per_frame, progress=_advance(bar) if bar else None)
-            record = {"path": str(path), "seconds": result.seconds, "fps": result.fps, "people": result.people,
-                      "error": None}
+            record = {
+                "path": str(path),
+                "seconds": result.seconds,
+                "fps": result.fps,
+                "people": result.people,
+                "error": None,
+            }
             if per_frame:
                 record["frames"] = result.per_frame
         except VideoError as error:

@@ -17,7 +17,9 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 #: A GitHub "owner/name" inside a Colab link or a pip install address.
-ADDRESS = re.compile(r"(colab\.research\.google\.com/github/|git\+https://github\.com/)([\w.-]+/[\w.-]+?)(?=/blob/|\"|$)")
+ADDRESS = re.compile(
+    r"(colab\.research\.google\.com/github/|git\+https://github\.com/)([\w.-]+/[\w.-]+?)(?=/blob/|\"|$)"
+)
 
 
 def repository() -> str:

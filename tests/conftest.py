@@ -64,8 +64,13 @@ def make_utkface(root: Path, per_stratum: int = 3) -> dict:
         copy = names[k].replace("2017", "2018", 1)
         (folder / copy).write_bytes((folder / names[k]).read_bytes())
     (folder / "notes.txt").write_text("not an image")
-    return {"folder": folder, "valid": len(names) + len(QUIRKY_VALID), "duplicates": N_DUPLICATES,
-            "malformed": len(MALFORMED), "files": len(names) + len(QUIRKY_VALID) + len(MALFORMED) + N_DUPLICATES}
+    return {
+        "folder": folder,
+        "valid": len(names) + len(QUIRKY_VALID),
+        "duplicates": N_DUPLICATES,
+        "malformed": len(MALFORMED),
+        "files": len(names) + len(QUIRKY_VALID) + len(MALFORMED) + N_DUPLICATES,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -150,8 +155,9 @@ def app_server(tiny_model_dir, tmp_path_factory):
 
     store = FeedbackStore(f"sqlite:///{tmp_path_factory.mktemp('app') / 'feedback.db'}")
     demo = build_app(tiny_model_dir, store)
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True,
-                            quiet=True, **LAUNCH_OPTIONS)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True, **LAUNCH_OPTIONS
+    )
     yield url, store
     demo.close()
 
@@ -223,18 +229,40 @@ def postgres_server():
     try:
         if os.geteuid() == 0:
             shutil.chown(folder, "postgres")
-        subprocess.run(_as_server_user([initdb, "-D", str(data), "-U", "faceage", "-A", "trust", "--no-sync"]),
-                       check=True, capture_output=True, timeout=120)
-        subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-t", "60",
-                                        "-o", f"-k {folder} -c listen_addresses='' -c fsync=off", "start"]),
-                       check=True, capture_output=True, timeout=90)
+        subprocess.run(
+            _as_server_user([initdb, "-D", str(data), "-U", "faceage", "-A", "trust", "--no-sync"]),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        subprocess.run(
+            _as_server_user(
+                [
+                    pg_ctl,
+                    "-D",
+                    str(data),
+                    "-l",
+                    str(folder / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    f"-k {folder} -c listen_addresses='' -c fsync=off",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            timeout=90,
+        )
     except (OSError, LookupError, subprocess.SubprocessError) as error:
         shutil.rmtree(folder, ignore_errors=True)
         detail = getattr(error, "stderr", b"") or b""
         _no_postgres(f"a PostgreSQL server could not be started: {error} {detail.decode(errors='replace')[-300:]}")
     yield f"postgresql+psycopg://faceage@/postgres?host={folder}"
-    subprocess.run(_as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True,
-                   timeout=60)
+    subprocess.run(
+        _as_server_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"]), capture_output=True, timeout=60
+    )
     shutil.rmtree(folder, ignore_errors=True)
 
 

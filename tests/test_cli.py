@@ -137,8 +137,7 @@ def test_cli_predict_exit_code(photo_tree, tiny_model_dir, tmp_path, capsys):
 @pytest.mark.parametrize("out", ["missing/results.json", "."])
 def test_cli_predict_bad_out_fails_before_the_work(photo_tree, tmp_path, capsys, out):
     """Checked first: not after every photo was analysed, and before the model is loaded."""
-    code = cli.main(["predict", str(photo_tree), "--model", str(tmp_path / "no-model"), "--out",
-                     str(tmp_path / out)])
+    code = cli.main(["predict", str(photo_tree), "--model", str(tmp_path / "no-model"), "--out", str(tmp_path / out)])
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
     assert ("does not exist" if "missing" in out else "is a folder") in err
@@ -155,16 +154,37 @@ def test_cli_predict_csv_neutralises_formulas(tiny_model_dir, tmp_path, monkeypa
 
 
 def test_csv_cells():
-    assert [csv_cell(v) for v in ("=1+1", "\t=1", "ok", "", -3, 0.5, None)] == \
-        ["'=1+1", "'\t=1", "ok", "", -3, 0.5, None]
+    assert [csv_cell(v) for v in ("=1+1", "\t=1", "ok", "", -3, 0.5, None)] == [
+        "'=1+1",
+        "'\t=1",
+        "ok",
+        "",
+        -3,
+        0.5,
+        None,
+    ]
 
 
 def test_cli_predict_csv(photo_tree, tiny_model_dir, capsys):
     code, out = _run_predict([str(photo_tree), "--model", str(tiny_model_dir), "--format", "csv"], capsys)
     assert code == 3
     reader = csv.DictReader(io.StringIO(out))
-    assert reader.fieldnames == ["path", "face", "x1", "y1", "x2", "y2", "score", "age", "age_low", "age_high",
-                                 "gender", "gender_prob", "p_female", "error"]
+    assert reader.fieldnames == [
+        "path",
+        "face",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "score",
+        "age",
+        "age_low",
+        "age_high",
+        "gender",
+        "gender_prob",
+        "p_female",
+        "error",
+    ]
     rows = {Path(row["path"]).name: row for row in reader}
     assert sorted(rows) == ["astronaut.png", "broken.jpg", "cat.jpg"]
     face = rows["astronaut.png"]
@@ -183,8 +203,9 @@ def test_cli_predict_out_file(photo_tree, tiny_model_dir, tmp_path, capsys):
     assert code == 3 and out == ""
     assert len(json.loads(target.read_text())) == 3
     target_csv = tmp_path / "results.csv"
-    code, out = _run_predict([str(photo_tree), "--model", str(tiny_model_dir), "--format", "csv", "--out",
-                              str(target_csv)], capsys)
+    code, out = _run_predict(
+        [str(photo_tree), "--model", str(tiny_model_dir), "--format", "csv", "--out", str(target_csv)], capsys
+    )
     assert code == 3 and out == ""
     assert len(list(csv.DictReader(target_csv.open()))) == 3
 
@@ -199,8 +220,12 @@ def test_image_files_walks_folders_in_order(photo_tree, tmp_path):
     extra = tmp_path / "single.JPG"
     extra.write_bytes(b"")
     found = list(image_files([str(photo_tree), str(extra)]))
-    assert found == [photo_tree / "pets" / "cat.jpg", photo_tree / "trip" / "broken.jpg",
-                     photo_tree / "trip" / "day1" / "astronaut.png", extra]
+    assert found == [
+        photo_tree / "pets" / "cat.jpg",
+        photo_tree / "trip" / "broken.jpg",
+        photo_tree / "trip" / "day1" / "astronaut.png",
+        extra,
+    ]
 
 
 # --------------------------------------------------------------------------- help and version

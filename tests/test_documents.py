@@ -37,8 +37,9 @@ def notebook_text(name: str) -> str:
 @pytest.mark.parametrize("document", list(tables.documents()), ids=lambda path: str(path.relative_to(ROOT)))
 def test_tables_are_made_from_the_results(document):
     text = document.read_text()
-    assert tables.updated(text, tables.documents()[document]) == text, \
+    assert tables.updated(text, tables.documents()[document]) == text, (
         f"{document.relative_to(ROOT)} has tables that differ from benchmarks/results/: run python benchmarks/tables.py"
+    )
 
 
 def test_the_generated_results_tables_are_up_to_date():
@@ -61,19 +62,23 @@ def test_one_epoch_time_everywhere():
     epoch_s = speed["epoch_s"]["tensorflow float32"]
     assert epoch_s == round(speed["train_split_images"] / speed["train_images_per_s"]["tensorflow float32"])
     quoted = f"about {round(epoch_s, -1):.0f} s an epoch"
-    for text in ((ROOT / "README.md").read_text(), (ROOT / "models" / "README.md").read_text(),
-                 notebook_text("02_train.ipynb")):
+    for text in (
+        (ROOT / "README.md").read_text(),
+        (ROOT / "models" / "README.md").read_text(),
+        notebook_text("02_train.ipynb"),
+    ):
         assert quoted in text
         assert "minutes an epoch" not in text
     rates = speed["train_images_per_s"]
     readme = " ".join((ROOT / "README.md").read_text().split())
-    assert (f"{rates['tensorflow float32']:.0f} images/s on TensorFlow and {rates['jax float32']:.0f} on JAX"
-            in readme)
+    assert f"{rates['tensorflow float32']:.0f} images/s on TensorFlow and {rates['jax float32']:.0f} on JAX" in readme
 
 
 def test_the_webcam_figures_are_the_benchmarks():
     webcam = results("webcam")
     readme = " ".join((ROOT / "README.md").read_text().split())
-    assert (f"is {webcam['one_face']['median_ms']:.1f} ms with a face and {webcam['no_face']['median_ms']:.1f} ms "
-            f"without" in readme)
+    assert (
+        f"is {webcam['one_face']['median_ms']:.1f} ms with a face and {webcam['no_face']['median_ms']:.1f} ms "
+        f"without" in readme
+    )
     assert f"at a load average of {webcam['load_average']:.1f}" in readme

@@ -60,7 +60,6 @@ def test_an_unknown_database_fault_is_not_quoted_to_users(store, monkeypatch):
     assert "db.internal" in str(caught.value) and "db.internal" not in caught.value.reason
 
 
-
 def test_a_file_name_with_line_breaks_cannot_forge_error_lines(tmp_path, capsys):
     assert main(["data", "--data-dir", str(tmp_path / "missing\nfaceage: all photos read")]) == 1
     err = capsys.readouterr().err

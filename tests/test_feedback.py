@@ -33,8 +33,14 @@ def smooth_crop(seed: int, size: int = 64) -> np.ndarray:
 
 
 def entry(store: FeedbackStore, seed: int = 0, **overrides) -> int:
-    values = dict(crop=smooth_crop(seed), predicted_age=31.4, predicted_gender="female", gender_prob=0.91,
-                  true_age=35, consent=True)
+    values = dict(
+        crop=smooth_crop(seed),
+        predicted_age=31.4,
+        predicted_gender="female",
+        gender_prob=0.91,
+        true_age=35,
+        consent=True,
+    )
     values.update(overrides)
     return store.add(**values)
 
@@ -67,43 +73,54 @@ def test_nothing_is_stored_without_consent(sqlite_store, consent):
     assert sqlite_store.count() == 0
 
 
-@pytest.mark.parametrize("age", [-1, 121, 3.5, "abc", "", None, True, float("nan"), [30], 1e9,
-                                 "1_0", "\uff13\uff14", "\u0663\u0664", "+34", "3 4"])
+@pytest.mark.parametrize(
+    "age",
+    [-1, 121, 3.5, "abc", "", None, True, float("nan"), [30], 1e9, "1_0", "\uff13\uff14", "\u0663\u0664", "+34", "3 4"],
+)
 def test_true_age_must_be_a_whole_number_from_0_to_120(sqlite_store, age):
     with pytest.raises(ValueError, match="true age"):
         entry(sqlite_store, true_age=age)
     assert sqlite_store.count() == 0
 
 
-@pytest.mark.parametrize("age, stored", [(0, 0), (120, 120), (35.0, 35), ("42", 42), (" 42 ", 42),
-                                        (np.int64(7), 7)])
+@pytest.mark.parametrize("age, stored", [(0, 0), (120, 120), (35.0, 35), ("42", 42), (" 42 ", 42), (np.int64(7), 7)])
 def test_valid_true_ages(store, age, stored):
     entry_id = entry(store, true_age=age)
     assert [e.true_age for e in store.entries() if e.id == entry_id] == [stored]
     assert check_true_age(age) == stored
 
 
-@pytest.mark.parametrize("crop", [
-    np.zeros((32, 32, 3), np.float32),  # not uint8
-    np.zeros((32, 32), np.uint8),  # grayscale
-    np.zeros((32, 32, 4), np.uint8),  # RGBA
-    np.zeros((0, 32, 3), np.uint8),  # no pixels
-    np.zeros((2000, 32, 3), np.uint8),  # far larger than any model input
-    np.zeros((4, 32, 32, 3), np.uint8),  # a batch, not one crop
-    [[[0, 0, 0]]],  # not an array
-    b"\xff\xd8 not a crop",
-    None,
-])
+@pytest.mark.parametrize(
+    "crop",
+    [
+        np.zeros((32, 32, 3), np.float32),  # not uint8
+        np.zeros((32, 32), np.uint8),  # grayscale
+        np.zeros((32, 32, 4), np.uint8),  # RGBA
+        np.zeros((0, 32, 3), np.uint8),  # no pixels
+        np.zeros((2000, 32, 3), np.uint8),  # far larger than any model input
+        np.zeros((4, 32, 32, 3), np.uint8),  # a batch, not one crop
+        [[[0, 0, 0]]],  # not an array
+        b"\xff\xd8 not a crop",
+        None,
+    ],
+)
 def test_bad_crops_are_refused(sqlite_store, crop):
     with pytest.raises(ValueError, match="crop"):
         entry(sqlite_store, crop=crop)
     assert sqlite_store.count() == 0
 
 
-@pytest.mark.parametrize("field, value", [
-    ("predicted_gender", "x"), ("predicted_gender", None), ("true_gender", "unknown"),
-    ("gender_prob", 1.5), ("gender_prob", "high"), ("predicted_age", float("inf")),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("predicted_gender", "x"),
+        ("predicted_gender", None),
+        ("true_gender", "unknown"),
+        ("gender_prob", 1.5),
+        ("gender_prob", "high"),
+        ("predicted_age", float("inf")),
+    ],
+)
 def test_bad_predictions_and_genders_are_refused(sqlite_store, field, value):
     with pytest.raises(ValueError, match=field):
         entry(sqlite_store, **{field: value})
@@ -112,13 +129,26 @@ def test_bad_predictions_and_genders_are_refused(sqlite_store, field, value):
 
 def test_entries_hold_what_was_given(store):
     crop = smooth_crop(3, size=48)
-    first = entry(store, crop=crop, predicted_age=20.5, predicted_gender="male", gender_prob=0.6,
-                  true_age=22, true_gender="female")
+    first = entry(
+        store,
+        crop=crop,
+        predicted_age=20.5,
+        predicted_gender="male",
+        gender_prob=0.6,
+        true_age=22,
+        true_gender="female",
+    )
     second = entry(store, seed=4, true_gender="")
     assert second > first
     one, two = store.entries()
-    assert (one.id, one.predicted_age, one.predicted_gender, one.gender_prob, one.true_age, one.true_gender) == \
-        (first, 20.5, "male", 0.6, 22, "female")
+    assert (one.id, one.predicted_age, one.predicted_gender, one.gender_prob, one.true_age, one.true_gender) == (
+        first,
+        20.5,
+        "male",
+        0.6,
+        22,
+        "female",
+    )
     assert one.gender == "female" and one.crop_size == (48, 48)
     assert two.true_gender is None and two.gender is None  # never the model's guess
     assert one.created_at.tzinfo is not None
@@ -134,8 +164,11 @@ def test_export_round_trip(store, tmp_path):
     given = {  # id -> (crop, true age, expected UTKFace gender code)
         entry(store, seed=1, true_age=1, predicted_gender="male", true_gender="male"): (smooth_crop(1), 1, 0),
         entry(store, seed=2, true_age=34, predicted_gender="male", true_gender="female"): (smooth_crop(2), 34, 1),
-        entry(store, seed=3, true_age=116, predicted_gender="uncertain",
-              true_gender="female"): (smooth_crop(3), 116, 1),
+        entry(store, seed=3, true_age=116, predicted_gender="uncertain", true_gender="female"): (
+            smooth_crop(3),
+            116,
+            1,
+        ),
         entry(store, seed=4, true_age=60, predicted_gender="female", true_gender="male"): (smooth_crop(4), 60, 0),
     }
     out = tmp_path / "export"
@@ -163,8 +196,10 @@ def test_export_skips_ages_utkface_cannot_name(store, tmp_path):
     result = store.export(tmp_path / "out")
     assert [p.name.split("_")[0] for p in result.written] == ["50"]
     assert result.written[0].stem.endswith(f"_{kept}")
-    assert sorted(result.skipped.values()) == ["true age 0 is outside UTKFace's 1-116",
-                                               "true age 117 is outside UTKFace's 1-116"]
+    assert sorted(result.skipped.values()) == [
+        "true age 0 is outside UTKFace's 1-116",
+        "true age 117 is outside UTKFace's 1-116",
+    ]
     assert result.damaged == {}
 
 
@@ -246,8 +281,10 @@ def test_database_url_from_the_environment(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("url", ["file", "sqlite://", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_concurrent_adds_are_all_stored_once(request, tmp_path, url):
-    store = FeedbackStore({"file": f"sqlite:///{tmp_path / 'feedback.db'}", "sqlite://": url}.get(url)
-                          or request.getfixturevalue("postgres_url"))
+    store = FeedbackStore(
+        {"file": f"sqlite:///{tmp_path / 'feedback.db'}", "sqlite://": url}.get(url)
+        or request.getfixturevalue("postgres_url")
+    )
     n = 100
     start = threading.Barrier(20)
 

@@ -27,7 +27,7 @@ def imported_parts(path: Path, package: Path = PACKAGE) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                base = list(module[:len(module) - node.level])
+                base = list(module[: len(module) - node.level])
                 names = base + (node.module.split(".") if node.module else [])
                 targets = [names] if node.module else [base + [alias.name] for alias in node.names]
             else:
@@ -42,8 +42,10 @@ def imported_parts(path: Path, package: Path = PACKAGE) -> set[str]:
 
 @pytest.mark.parametrize("part", FORBIDDEN)
 def test_each_part_imports_only_what_sits_below_it(part):
-    wrong = {str(path.relative_to(PACKAGE)): sorted(imported_parts(path) & FORBIDDEN[part])
-             for path in (PACKAGE / part).rglob("*.py")}
+    wrong = {
+        str(path.relative_to(PACKAGE)): sorted(imported_parts(path) & FORBIDDEN[part])
+        for path in (PACKAGE / part).rglob("*.py")
+    }
     assert {name: parts for name, parts in wrong.items() if parts} == {}
 
 
@@ -51,6 +53,8 @@ def test_the_reader_sees_lazy_relative_and_absolute_imports(tmp_path):
     package = tmp_path / "faceage_lib"
     (package / "training").mkdir(parents=True)
     bad = package / "training" / "bad.py"
-    bad.write_text("from . import model\nfrom ..data import crops\nimport faceage_lib.app.page\n"
-                   "def f():\n    from ..evaluation.metrics import age_scores\n")
+    bad.write_text(
+        "from . import model\nfrom ..data import crops\nimport faceage_lib.app.page\n"
+        "def f():\n    from ..evaluation.metrics import age_scores\n"
+    )
     assert imported_parts(bad, package) == {"training", "data", "app", "evaluation"}

@@ -64,8 +64,9 @@ def test_recorded_figures_are_listed_and_checked(tiny_model_dir, tmp_path):
     shutil.copytree(tiny_model_dir, folder)
     assert AgeGenderEstimator(folder).measured_file() is None  # a model not measured yet
     sha = verified_model(folder)[1]["files"]["model.tflite"]["sha256"]
-    record_measured(folder, {"model_sha256": sha, "by_age_group": {"20-29": {"n": 50, "age_mae": 4.0,
-                                                                            "gender_accuracy": 0.9}}})
+    record_measured(
+        folder, {"model_sha256": sha, "by_age_group": {"20-29": {"n": 50, "age_mae": 4.0, "gender_accuracy": 0.9}}}
+    )
     estimator = AgeGenderEstimator(folder)
     assert "off by 4.0 years" in texts.intro(sha, estimator.measured_file())
     (folder / MEASURED).write_text("{}")
@@ -81,5 +82,10 @@ def test_the_benchmark_copies_only_figures_of_the_same_model(tiny_model_dir, tmp
         accuracy.copy_to_model({"model_sha256": "0" * 64, "faceage": {}}, str(folder))
     sha = verified_model(folder)[1]["files"]["model.tflite"]["sha256"]
     accuracy.copy_to_model({"model_sha256": sha, "faceage": {"n": 3, "by_age_group": {}}}, str(folder))
-    assert json.loads((folder / MEASURED).read_text()) == {"model_sha256": sha, "dataset": "UTKFace test split",
-                                                           "n": 3, "by_age_group": {}, "other_datasets": {}}
+    assert json.loads((folder / MEASURED).read_text()) == {
+        "model_sha256": sha,
+        "dataset": "UTKFace test split",
+        "n": 3,
+        "by_age_group": {},
+        "other_datasets": {},
+    }

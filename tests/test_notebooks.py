@@ -107,9 +107,15 @@ def kernel_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter")
     spec = root / "kernels" / "python3"
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (faceage tests)", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (faceage tests)",
+                "language": "python",
+            }
+        )
+    )
     with pytest.MonkeyPatch.context() as env:  # the kernels inherit this environment
         env.setenv("JUPYTER_PATH", os.pathsep.join(filter(None, [str(root), os.environ.get("JUPYTER_PATH")])))
         env.setenv("FACEAGE_HOME", str(root / "faceage_home"))
@@ -126,16 +132,22 @@ def execute(name: str, parameters: dict, folder: Path, extra_cells: tuple[str, .
     cell.source = "\n".join(f"{key} = {value!r}" for key, value in parameters.items())
     notebook.cells += [nbformat.v4.new_code_cell(source) for source in extra_cells]
     folder.mkdir(parents=True, exist_ok=True)
-    client = nbclient.NotebookClient(notebook, kernel_name="python3", timeout=CELL_TIMEOUT,
-                                     resources={"metadata": {"path": str(folder)}})
+    client = nbclient.NotebookClient(
+        notebook, kernel_name="python3", timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(folder)}}
+    )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on any error
     return notebook
 
 
 def outputs(notebook, kind: str) -> list:
     """All outputs with data of MIME type ``kind`` (e.g. "image/png")."""
-    return [out["data"][kind] for cell in notebook.cells if cell.cell_type == "code"
-            for out in cell.outputs if kind in out.get("data", {})]
+    return [
+        out["data"][kind]
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for out in cell.outputs
+        if kind in out.get("data", {})
+    ]
 
 
 def text(notebook) -> str:
@@ -158,9 +170,19 @@ def free_port() -> int:
 def trained(kernel_env, utkface_dir, tmp_path_factory):
     """The training notebook, run once: (executed notebook, its work folder)."""
     work = tmp_path_factory.mktemp("train_work")
-    notebook = execute("02_train", {
-        "DATA_DIR": str(utkface_dir["folder"]), "WORK_DIR": str(work), "BACKBONE": "compact",
-        "PRETRAINED": False, "IMG_SIZE": 32, "EPOCHS": 1, "LIMIT": 64}, work)
+    notebook = execute(
+        "02_train",
+        {
+            "DATA_DIR": str(utkface_dir["folder"]),
+            "WORK_DIR": str(work),
+            "BACKBONE": "compact",
+            "PRETRAINED": False,
+            "IMG_SIZE": 32,
+            "EPOCHS": 1,
+            "LIMIT": 64,
+        },
+        work,
+    )
     return notebook, work
 
 
@@ -168,8 +190,12 @@ def trained(kernel_env, utkface_dir, tmp_path_factory):
 def test_explore_notebook(kernel_env, utkface_dir, tmp_path):
     from conftest import MALFORMED
 
-    notebook = execute("01_explore", {"DATA_DIR": str(utkface_dir["folder"]), "WORK_DIR": str(tmp_path)},
-                       tmp_path, extra_cells=("import sys; print(sys.executable)",))
+    notebook = execute(
+        "01_explore",
+        {"DATA_DIR": str(utkface_dir["folder"]), "WORK_DIR": str(tmp_path)},
+        tmp_path,
+        extra_cells=("import sys; print(sys.executable)",),
+    )
     assert notebook.cells[-1].outputs[0]["text"].strip() == sys.executable  # the kernel ran this venv
     printed = text(notebook)
     assert all(name in printed for name in MALFORMED), "the skipped names are listed"
@@ -193,9 +219,16 @@ def test_train_notebook(trained):
 @pytest.mark.slow
 def test_evaluate_notebook(trained, utkface_dir, tmp_path):
     _, work = trained
-    notebook = execute("03_evaluate", {
-        "DATA_DIR": str(utkface_dir["folder"]), "WORK_DIR": str(tmp_path),
-        "MODEL_DIR": str(work / "model-compact-32"), "FLIP": False}, tmp_path)
+    notebook = execute(
+        "03_evaluate",
+        {
+            "DATA_DIR": str(utkface_dir["folder"]),
+            "WORK_DIR": str(tmp_path),
+            "MODEL_DIR": str(work / "model-compact-32"),
+            "FLIP": False,
+        },
+        tmp_path,
+    )
     printed = text(notebook)
     assert "age MAE" in printed and "gender accuracy" in printed  # metrics.format_metrics
     assert "largest errors" in printed  # the readings printed with the figures
@@ -211,8 +244,12 @@ def test_demo_notebook(trained, tmp_path):
         "    print('app answered', page.status)\n"
         "demo.close()"
     )
-    notebook = execute("04_demo", {"MODEL_DIR": str(work / "model-compact-32"), "SHARE": False,
-                                   "PORT": free_port()}, tmp_path, extra_cells=(check_and_close,))
+    notebook = execute(
+        "04_demo",
+        {"MODEL_DIR": str(work / "model-compact-32"), "SHARE": False, "PORT": free_port()},
+        tmp_path,
+        extra_cells=(check_and_close,),
+    )
     printed = text(notebook)
     assert "app answered 200" in printed
     assert "share URL: None" in printed

@@ -9,8 +9,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[<>=!\[ ;]", line.strip(), maxsplit=1)[0].lower()
-            for line in requirements if line.strip() and not line.startswith("#")}
+    return {
+        re.split(r"[<>=!\[ ;]", line.strip(), maxsplit=1)[0].lower()
+        for line in requirements
+        if line.strip() and not line.startswith("#")
+    }
 
 
 def test_requirements_txt_is_the_base_install():

@@ -30,4 +30,3 @@ def test_calibrated_on_clean_and_corrupted_val():
     assert 0.5 < manifest["gender_min_confidence"] < 1  # an abstention threshold was chosen, not the default
     assert len(manifest["calibration"]["corruptions"]) == 8
     assert manifest["training"]["augment"] is True
-

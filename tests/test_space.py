@@ -60,21 +60,28 @@ def test_app_py_starts_with_only_the_requirements(tmp_path):
     venv = tmp_path / "space"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.txt")],
-                             capture_output=True, text=True, timeout=900)
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-r", str(ROOT / "requirements.txt")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if install.returncode != 0:
         if os.environ.get("CI") == "true":
             pytest.fail(f"pip could not install requirements.txt:\n{install.stderr[-3000:]}")
         pytest.skip(f"requirements.txt could not be installed here (no package index?): {install.stderr[-300:]}")
-    leftover = subprocess.run([str(python), "-c", "import importlib.util as u; print([n for n in "
-                               f"{TRAINING_ONLY!r} if u.find_spec(n)])"], capture_output=True, text=True)
+    leftover = subprocess.run(
+        [str(python), "-c", f"import importlib.util as u; print([n for n in {TRAINING_ONLY!r} if u.find_spec(n)])"],
+        capture_output=True,
+        text=True,
+    )
     assert leftover.stdout.strip() == "[]"
 
     port = _free_port()
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "FACEAGE_HOME": str(tmp_path / "home"),
-           "PYTHONPATH": ""}
-    server = subprocess.Popen([str(python), "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "FACEAGE_HOME": str(tmp_path / "home"), "PYTHONPATH": ""}
+    server = subprocess.Popen(
+        [str(python), "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline:

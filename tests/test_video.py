@@ -22,7 +22,7 @@ def write_clip(path, seconds: float = 2.0, fps: int = 10, second_from: float | N
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (480, 240))
     for index in range(round(seconds * fps)):
         frame = np.full((240, 480, 3), 80, np.uint8)
-        frame[40:190, 20 + index % 3:170 + index % 3] = head
+        frame[40:190, 20 + index % 3 : 170 + index % 3] = head
         if second_from is not None and index / fps >= second_from:
             frame[50:200, 300:450] = head[:, ::-1]
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

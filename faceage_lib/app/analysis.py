@@ -45,8 +45,9 @@ def analyze(predictor: Predictor, image: Any) -> tuple[Analysis | None, np.ndarr
         return None, None, [], f"**This file could not be read as a photo.** {_sentence(str(error))}"
     faces = analysis.faces
     if not faces:
-        message = ("**No face found.** Try a photo where the face is larger, lit from the front and "
-                   "looking at the camera.")
+        message = (
+            "**No face found.** Try a photo where the face is larger, lit from the front and looking at the camera."
+        )
         return analysis, fit_for_display(analysis.image), [], message
     annotated = draw_faces(analysis.image, analysis.on_image())
     message = f"**Found {len(faces)} face{'s' if len(faces) != 1 else ''}.**"
@@ -68,8 +69,15 @@ def _sentence(text: str) -> str:
 # --------------------------------------------------------------------------- feedback
 
 
-def save_feedback(store: FeedbackStore, faces: Sequence[FaceResult], crops: np.ndarray, face_number: Any,
-                  true_age: Any, true_gender: str | None, consent: bool) -> tuple[bool, str]:
+def save_feedback(
+    store: FeedbackStore,
+    faces: Sequence[FaceResult],
+    crops: np.ndarray,
+    face_number: Any,
+    true_age: Any,
+    true_gender: str | None,
+    consent: bool,
+) -> tuple[bool, str]:
     """Store one consented entry for face ``face_number`` (1-based); returns (stored, message)."""
     if not faces:
         return False, "Analyse a photo with a face first."
@@ -86,8 +94,15 @@ def save_feedback(store: FeedbackStore, faces: Sequence[FaceResult], crops: np.n
     face = faces[number - 1]
     gender = None if true_gender in (None, "", GENDER_CHOICES[0]) else true_gender
     try:
-        entry = store.add(np.asarray(crops[number - 1]), face.age, face.gender, face.gender_prob,
-                          true_age, consent=consent, true_gender=gender)
+        entry = store.add(
+            np.asarray(crops[number - 1]),
+            face.age,
+            face.gender,
+            face.gender_prob,
+            true_age,
+            consent=consent,
+            true_gender=gender,
+        )
     except ValueError as error:
         return False, f"Nothing was stored: {error}."
     except StoreError as error:

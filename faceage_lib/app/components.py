@@ -52,8 +52,9 @@ class AnnotatedImage(gr.Image):
     def postprocess(self, value: np.ndarray | None):  # type: ignore[override]  # an output of arrays only
         if value is None:
             return None
-        path = _write_to_cache(self, "faces.jpg", lambda out: Image.fromarray(value).save(out, format="JPEG",
-                                                                                            quality=90))
+        path = _write_to_cache(
+            self, "faces.jpg", lambda out: Image.fromarray(value).save(out, format="JPEG", quality=90)
+        )
         return ImageData(path=str(path), orig_name=path.name)
 
 

@@ -83,12 +83,23 @@ class CrowdResult:
         def joined(first: str, second: str) -> list[str]:
             return [f"{a} ({b})" if a else "" for a, b in zip(table[first], table[second])]
 
-        return pd.DataFrame({"File": table["File"], "Face": table["Face"], "Age (range)": joined("Age", "Range"),
-                             "Gender (prob.)": joined("Gender", "Prob."), "Note": table["Note"]})
+        return pd.DataFrame(
+            {
+                "File": table["File"],
+                "Face": table["Face"],
+                "Age (range)": joined("Age", "Range"),
+                "Gender (prob.)": joined("Gender", "Prob."),
+                "Note": table["Note"],
+            }
+        )
 
 
-def analyze_crowd(predictor: Predictor, paths: Iterable[str | os.PathLike], max_file_size: int,
-                  progress: Callable[[int, str], None] | None = None) -> CrowdResult:
+def analyze_crowd(
+    predictor: Predictor,
+    paths: Iterable[str | os.PathLike],
+    max_file_size: int,
+    progress: Callable[[int, str], None] | None = None,
+) -> CrowdResult:
     """Every face of every photo in ``paths`` (photos and .zip archives); never raises on bad files.
 
     ``max_file_size``: the largest single photo read, in bytes; ``progress`` is called before each
@@ -131,7 +142,7 @@ def thumbnail(image: np.ndarray, box: Sequence[int]) -> np.ndarray:
     x1, y1, x2, y2 = box
     margin = round(0.2 * max(x2 - x1, y2 - y1))
     height, width = image.shape[:2]
-    face = image[max(0, y1 - margin):min(height, y2 + margin), max(0, x1 - margin):min(width, x2 + margin)]
+    face = image[max(0, y1 - margin) : min(height, y2 + margin), max(0, x1 - margin) : min(width, x2 + margin)]
     return np.asarray(Image.fromarray(face).resize((GALLERY_SIDE, GALLERY_SIDE), Image.Resampling.LANCZOS))
 
 
@@ -150,8 +161,9 @@ def _note_row(name: str, note: str) -> list:
 # --------------------------------------------------------------------------- reading files
 
 
-def read_photos(paths: Iterable[str | os.PathLike], max_file_size: int,
-                budget: Budget | None = None) -> Iterator[Photo]:
+def read_photos(
+    paths: Iterable[str | os.PathLike], max_file_size: int, budget: Budget | None = None
+) -> Iterator[Photo]:
     """Each photo in ``paths``, archives opened in memory, within one :class:`Budget`."""
     budget = budget or Budget.full()
     for path in paths:
@@ -185,11 +197,14 @@ def _archive_photos(path: Path, budget: Budget, max_file_size: int) -> Iterator[
         for index, member in enumerate(members):
             name = f"{path.name}/{member.filename}"
             if budget.files <= 0:
-                yield Photo(f"{path.name} ({len(members) - index} more files)",
-                            problem=f"skipped: at most {MAX_FILES} files are read at once")
+                yield Photo(
+                    f"{path.name} ({len(members) - index} more files)",
+                    problem=f"skipped: at most {MAX_FILES} files are read at once",
+                )
                 return
-            yield _claim(budget, name, member.file_size, max_file_size) or _read_member(archive, member, name,
-                                                                                     budget, max_file_size)
+            yield _claim(budget, name, member.file_size, max_file_size) or _read_member(
+                archive, member, name, budget, max_file_size
+            )
 
 
 def _claim(budget: Budget, name: str, size: int, max_file_size: int) -> Photo | None:
@@ -206,8 +221,9 @@ def _claim(budget: Budget, name: str, size: int, max_file_size: int) -> Photo | 
     return None
 
 
-def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, budget: Budget,
-                 max_file_size: int) -> Photo:
+def _read_member(
+    archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, budget: Budget, max_file_size: int
+) -> Photo:
     """A member's bytes, read in memory and never more than its stated size (headers can lie)."""
     if member.flag_bits & 0x1:
         return Photo(name, problem="skipped: the file is encrypted")
@@ -236,9 +252,10 @@ def age_chart(result: CrowdResult) -> pd.DataFrame:
     ages = pd.DataFrame(result.ages, columns=["age", "gender"])
     ages["age group"] = age_group(ages["age"])
     counts = ages.groupby(["age group", "gender"]).size()
-    return pd.DataFrame([(group, gender, int(counts.get((group, gender), 0)))
-                         for group in AGE_GROUP_LABELS for gender in GENDER_ORDER],
-                        columns=["age group", "gender", "faces"])
+    return pd.DataFrame(
+        [(group, gender, int(counts.get((group, gender), 0))) for group in AGE_GROUP_LABELS for gender in GENDER_ORDER],
+        columns=["age group", "gender", "faces"],
+    )
 
 
 def to_csv(table: pd.DataFrame) -> str:

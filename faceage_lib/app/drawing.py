@@ -19,12 +19,21 @@ MIN_DISPLAY_SIDE = 480
 #: Where there are several faces, the font is at most the typical face width over this.
 CROWDED_FONT = 5
 #: Box colours, one per face (cycled), chosen to stand out on skin, sky and grey.
-PALETTE = ((0, 200, 255), (255, 140, 0), (60, 220, 60), (255, 60, 160), (150, 110, 255),
-           (255, 230, 0), (0, 230, 180), (255, 80, 80))
+PALETTE = (
+    (0, 200, 255),
+    (255, 140, 0),
+    (60, 220, 60),
+    (255, 60, 160),
+    (150, 110, 255),
+    (255, 230, 0),
+    (0, 230, 180),
+    (255, 80, 80),
+)
 
 
-def fit_for_display(image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE,
-                    min_side: int = MIN_DISPLAY_SIDE) -> np.ndarray:
+def fit_for_display(
+    image: np.ndarray, max_side: int = MAX_DISPLAY_SIDE, min_side: int = MIN_DISPLAY_SIDE
+) -> np.ndarray:
     """The photo scaled so that its longer side is at most ``max_side`` pixels and, for tiny
     photos, at least ``min_side`` (so that boxes and labels stay sharp when the page enlarges it)."""
     height, width = image.shape[:2]
@@ -49,8 +58,9 @@ class Layout:
     line: int
 
 
-def layout(image: np.ndarray, faces: Sequence[FaceResult], max_side: int = MAX_DISPLAY_SIDE,
-           numbered: bool | None = None) -> Layout:
+def layout(
+    image: np.ndarray, faces: Sequence[FaceResult], max_side: int = MAX_DISPLAY_SIDE, numbered: bool | None = None
+) -> Layout:
     """The boxes and labels of :func:`draw_faces`, placed so that no label covers another label
     or another face's box.
 
@@ -92,8 +102,12 @@ def layout(image: np.ndarray, faces: Sequence[FaceResult], max_side: int = MAX_D
     return Layout((shown_w, shown_h), boxes, labels, font_px, line)
 
 
-def draw_faces(image: np.ndarray, faces: Sequence[FaceResult], max_side: int = MAX_DISPLAY_SIDE,
-               colours: Sequence[int] | None = None) -> np.ndarray:
+def draw_faces(
+    image: np.ndarray,
+    faces: Sequence[FaceResult],
+    max_side: int = MAX_DISPLAY_SIDE,
+    colours: Sequence[int] | None = None,
+) -> np.ndarray:
     """A copy of ``image`` (see :func:`fit_for_display`) with a box and a label per face (see :func:`layout`).
 
     Faces are numbered 1, 2, ... in the order given (when there are several), each in the

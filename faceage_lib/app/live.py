@@ -30,8 +30,9 @@ def new_tracker(predictor: Predictor) -> FaceTracker:
     return FaceTracker(predictor.estimator.gender_min_confidence)
 
 
-def annotate_frame(predictor: Predictor, frame: Any,
-                   tracker: FaceTracker | None) -> tuple[np.ndarray | None, FaceTracker]:
+def annotate_frame(
+    predictor: Predictor, frame: Any, tracker: FaceTracker | None
+) -> tuple[np.ndarray | None, FaceTracker]:
     """One frame -> (the frame with a box and label per tracked face, the updated tracker).
 
     ``frame``: an RGB array, or the upload's path or ``data:`` URL, read within the same limits as

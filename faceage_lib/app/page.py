@@ -14,7 +14,6 @@ consent box, in :class:`faceage_lib.feedback.FeedbackStore`; if that database ca
 opened, the app still analyses photos and the page says why feedback is off.
 """
 
-
 from __future__ import annotations
 
 import logging
@@ -40,8 +39,15 @@ CONCURRENCY_LIMIT = 2
 #: What ``demo.launch`` needs besides host and port: the page's style and theme, an upload limit,
 #: no run history (it would keep users' photos in their browser's storage), a bounded number of
 #: sessions kept, and no ``/monitoring`` pages (open to anyone).
-LAUNCH_OPTIONS: dict[str, Any] = dict(css=CSS, head=HEAD, theme=THEME, max_file_size=MAX_FILE_SIZE, run_history=False,
-                                      state_session_capacity=MAX_SESSIONS, enable_monitoring=False)
+LAUNCH_OPTIONS: dict[str, Any] = dict(
+    css=CSS,
+    head=HEAD,
+    theme=THEME,
+    max_file_size=MAX_FILE_SIZE,
+    run_history=False,
+    state_session_capacity=MAX_SESSIONS,
+    enable_monitoring=False,
+)
 
 
 def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore | None = None) -> gr.Blocks:
@@ -58,8 +64,10 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
     store, store_off = (store, "") if store is not None else open_store()
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(CACHE_CHECK_S, CACHE_MAX_AGE_S)) as demo:
         estimator = predictor.estimator
-        gr.Markdown(intro(estimator.manifest["files"]["model.tflite"]["sha256"], estimator.measured_file()),
-                    elem_id="faceage-intro")
+        gr.Markdown(
+            intro(estimator.manifest["files"]["model.tflite"]["sha256"], estimator.measured_file()),
+            elem_id="faceage-intro",
+        )
         with gr.Tabs():
             with gr.Tab("Photo", id="photo"):
                 photo_tab(predictor, store, store_off)
@@ -74,8 +82,9 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
     return demo
 
 
-def launch(model_dir: str | os.PathLike | None = None, share: bool = False, host: str = "127.0.0.1",
-           port: int = 7860, **kwargs) -> gr.Blocks:
+def launch(
+    model_dir: str | os.PathLike | None = None, share: bool = False, host: str = "127.0.0.1", port: int = 7860, **kwargs
+) -> gr.Blocks:
     """Build and serve the app (blocks until stopped, except in notebooks). ``kwargs`` go to ``launch``.
 
     A public link is made only with ``share=True``: never on Gradio's own initiative (as it
@@ -100,6 +109,7 @@ def startup_lines(local_url: str, share_url: str | None, shared: bool) -> list[s
     elif shared:
         lines.append("The public link could not be created (see the message above); the app runs locally only.")
     else:
-        lines.append("To share it with a public link, start it with `faceage app --share` "
-                     "(in Python: launch(share=True)).")
+        lines.append(
+            "To share it with a public link, start it with `faceage app --share` (in Python: launch(share=True))."
+        )
     return lines

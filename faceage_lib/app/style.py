@@ -58,8 +58,9 @@ document.addEventListener("click", (event) => {
 #: (Gradio's default theme font covers only a few of the title's letters, the rest fall back).
 SYSTEM_FONTS = ("Segoe UI", "Roboto", "Helvetica Neue", "Arial", "Liberation Sans", "DejaVu Sans", "sans-serif")
 MONO_FONTS = ("Consolas", "Menlo", "Liberation Mono", "DejaVu Sans Mono", "monospace")
-THEME = gr.themes.Default(font=[gr.themes.Font(name) for name in SYSTEM_FONTS],
-                          font_mono=[gr.themes.Font(name) for name in MONO_FONTS])
+THEME = gr.themes.Default(
+    font=[gr.themes.Font(name) for name in SYSTEM_FONTS], font_mono=[gr.themes.Font(name) for name in MONO_FONTS]
+)
 GENDER_COLOURS = {"female": "#e8590c", "male": "#1c7ed6", "uncertain": "#868e96"}
 #: Runs in the browser when the photo changes: where the columns are stacked (a phone), scroll
 #: the answer (message, boxed photo, table) to the top of the screen. Returns the photo unchanged.

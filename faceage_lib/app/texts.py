@@ -23,27 +23,35 @@ INTRO = (
     "**Limits:** the model was trained on UTKFace and APPA-REAL, datasets for non-commercial research "
     "only, so this app is for non-commercial use. Its estimates are rough, and worse for small, blurred "
     "or turned faces; on real ages it reads teenagers years too old, so it cannot tell minors from "
-    "adults.{figures} Gender is female or male, or \"uncertain\" (F? or M?) when the model "
+    'adults.{figures} Gender is female or male, or "uncertain" (F? or M?) when the model '
     "is not sure. Photos are not kept: uploads are cleared from the server's cache within "
     f"{(CACHE_CHECK_S + CACHE_MAX_AGE_S) // 60} minutes."
 )
-FIGURES = (" On UTKFace's test photos the age is off by {best_mae:.1f} years on average for ages {best} and by "
-           "{worst_mae:.1f} for ages {worst}; the gender is right {low_acc:.0%} of the time for ages {low} and "
-           "{high_acc:.0%} for ages {high}.")
+FIGURES = (
+    " On UTKFace's test photos the age is off by {best_mae:.1f} years on average for ages {best} and by "
+    "{worst_mae:.1f} for ages {worst}; the gender is right {low_acc:.0%} of the time for ages {low} and "
+    "{high_acc:.0%} for ages {high}."
+)
 FEEDBACK_INTRO = (
     "Know the real age of a face in this photo? Sending it helps improve the model. Only the "
     "small crop of that face is stored (not the photo), with the estimate, the age you give, the "
     "gender if you give it, and the date. Tick the box to agree to that, for each entry."
 )
 FEEDBACK_OFF = "**Feedback is switched off on this server:** its database could not be opened: {reason}."
-LIVE_INTRO = ("Allow the camera, then press the record button: each face is followed from frame to frame "
-              "and its estimate settles over a few frames. Nothing is stored.")
-CROWD_INTRO = (f"Choose several photos, or a .zip archive of photos (up to {crowd.MAX_FILES} files, "
-               f"{crowd.MAX_TOTAL_BYTES // 2**20} MB in all): one row per face, a CSV to download, and "
-               "the ages by gender.")
-VIDEO_INTRO = ("Upload a video (mp4, webm or mov, up to {seconds} s, 1920x1080 and the page's {mb} MB upload "
-               "limit): every person is followed from frame to frame, and you get the clip back with boxes, "
-               "one row per person (median age, likely range, gender, seconds seen) and a CSV. Nothing is kept.")
+LIVE_INTRO = (
+    "Allow the camera, then press the record button: each face is followed from frame to frame "
+    "and its estimate settles over a few frames. Nothing is stored."
+)
+CROWD_INTRO = (
+    f"Choose several photos, or a .zip archive of photos (up to {crowd.MAX_FILES} files, "
+    f"{crowd.MAX_TOTAL_BYTES // 2**20} MB in all): one row per face, a CSV to download, and "
+    "the ages by gender."
+)
+VIDEO_INTRO = (
+    "Upload a video (mp4, webm or mov, up to {seconds} s, 1920x1080 and the page's {mb} MB upload "
+    "limit): every person is followed from frame to frame, and you get the clip back with boxes, "
+    "one row per person (median age, likely range, gender, seconds seen) and a CSV. Nothing is kept."
+)
 EMPTY_MESSAGE = "Add a photo to start: upload one, take one with the webcam, paste one, or click an example photo."
 
 
@@ -55,10 +63,18 @@ def intro(model_sha256: str, measured_file: Path | None) -> str:
         return INTRO.format(figures="")
     by_mae = sorted(groups, key=lambda g: groups[g]["age_mae"])
     by_acc = sorted(groups, key=lambda g: groups[g]["gender_accuracy"])
-    return INTRO.format(figures=FIGURES.format(
-        best=by_mae[0], best_mae=groups[by_mae[0]]["age_mae"], worst=by_mae[-1],
-        worst_mae=groups[by_mae[-1]]["age_mae"], low=by_acc[0], low_acc=groups[by_acc[0]]["gender_accuracy"],
-        high=by_acc[-1], high_acc=groups[by_acc[-1]]["gender_accuracy"]))
+    return INTRO.format(
+        figures=FIGURES.format(
+            best=by_mae[0],
+            best_mae=groups[by_mae[0]]["age_mae"],
+            worst=by_mae[-1],
+            worst_mae=groups[by_mae[-1]]["age_mae"],
+            low=by_acc[0],
+            low_acc=groups[by_acc[0]]["gender_accuracy"],
+            high=by_acc[-1],
+            high_acc=groups[by_acc[-1]]["gender_accuracy"],
+        )
+    )
 
 
 def measured_groups(measured_file: Path, model_sha256: str) -> dict[str, dict[str, float]]:
@@ -70,8 +86,11 @@ def measured_groups(measured_file: Path, model_sha256: str) -> dict[str, dict[st
         if measured["model_sha256"] != model_sha256:
             return {}
         groups = measured["by_age_group"]
-        figures = {name: {key: float(group[key]) for key in ("age_mae", "gender_accuracy")}
-                   for name, group in groups.items() if int(group["n"]) >= MIN_GROUP_IMAGES}
+        figures = {
+            name: {key: float(group[key]) for key in ("age_mae", "gender_accuracy")}
+            for name, group in groups.items()
+            if int(group["n"]) >= MIN_GROUP_IMAGES
+        }
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
     if not all(math.isfinite(v) for group in figures.values() for v in group.values()):

@@ -46,8 +46,14 @@ class FaceTracker:
     track is kept (and shown) without a detection.
     """
 
-    def __init__(self, min_confidence: float, smoothing: float = 0.3, box_smoothing: float = 0.6,
-                 min_iou: float = 0.3, max_missed: int = 5):
+    def __init__(
+        self,
+        min_confidence: float,
+        smoothing: float = 0.3,
+        box_smoothing: float = 0.6,
+        min_iou: float = 0.3,
+        max_missed: int = 5,
+    ):
         self.min_confidence = min_confidence
         self.smoothing = smoothing
         self.box_smoothing = box_smoothing
@@ -72,8 +78,14 @@ class FaceTracker:
 
     def _match(self, faces: Sequence[FaceResult]) -> dict[int, int]:
         """Track index -> face index: the pairs of highest IoU first, each track and face used once."""
-        pairs = sorted(((iou(track.face.box, face.box), t, f) for t, track in enumerate(self.tracks)
-                        for f, face in enumerate(faces)), reverse=True)
+        pairs = sorted(
+            (
+                (iou(track.face.box, face.box), t, f)
+                for t, track in enumerate(self.tracks)
+                for f, face in enumerate(faces)
+            ),
+            reverse=True,
+        )
         matches: dict[int, int] = {}
         for overlap, t, f in pairs:
             if overlap < self.min_iou:
@@ -84,12 +96,20 @@ class FaceTracker:
 
     def _blend(self, old: FaceResult, new: FaceResult) -> FaceResult:
         """The moving average of ``old`` and ``new`` (box, age, range, P(female)); gender from the average."""
+
         def mix(a: float, b: float, weight: float = self.smoothing) -> float:
             return (1 - weight) * a + weight * b
 
         p_female = mix(old.p_female, new.p_female)
         gender, probability = decide_gender(p_female, self.min_confidence)
         x1, y1, x2, y2 = (round(mix(a, b, self.box_smoothing)) for a, b in zip(old.box, new.box))
-        return replace(new, box=(x1, y1, x2, y2), age=mix(old.age, new.age), age_low=mix(old.age_low, new.age_low),
-                       age_high=mix(old.age_high, new.age_high), gender=gender, gender_prob=probability,
-                       p_female=p_female)
+        return replace(
+            new,
+            box=(x1, y1, x2, y2),
+            age=mix(old.age, new.age),
+            age_low=mix(old.age_low, new.age_low),
+            age_high=mix(old.age_high, new.age_high),
+            gender=gender,
+            gender_prob=probability,
+            p_female=p_female,
+        )

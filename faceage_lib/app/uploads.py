@@ -76,8 +76,13 @@ class UploadSweeper:
     ``max_age_s``, then the oldest while they hold more than ``max_bytes``; :meth:`start` sweeps now
     and then every ``every_s`` seconds. Anything else in ``folder`` is left alone."""
 
-    def __init__(self, folder: Path, max_age_s: float = CACHE_MAX_AGE_S, max_bytes: int = MAX_STORE_BYTES,
-                 every_s: float = SWEEP_EVERY_S):
+    def __init__(
+        self,
+        folder: Path,
+        max_age_s: float = CACHE_MAX_AGE_S,
+        max_bytes: int = MAX_STORE_BYTES,
+        every_s: float = SWEEP_EVERY_S,
+    ):
         self.folder, self.max_age_s, self.max_bytes, self.every_s = folder, max_age_s, max_bytes, every_s
 
     def sweep(self) -> int:

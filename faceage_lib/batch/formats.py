@@ -45,8 +45,15 @@ def face_rows(result: PhotoResult) -> list[dict]:
     photo = {"path": result.path, "width": result.width, "height": result.height, "error": result.error}
     if not result.faces:
         return [photo]
-    return [{**photo, "face": face["face"], **dict(zip(("x1", "y1", "x2", "y2"), face["box"])),
-             **{key: face[key] for key in FACE_FIELDS}} for face in result.faces]
+    return [
+        {
+            **photo,
+            "face": face["face"],
+            **dict(zip(("x1", "y1", "x2", "y2"), face["box"])),
+            **{key: face[key] for key in FACE_FIELDS},
+        }
+        for face in result.faces
+    ]
 
 
 def parquet_schema():
@@ -58,8 +65,12 @@ def parquet_schema():
 
         raise FaceAgeError("--format parquet needs pyarrow (pip install 'faceage[scale]')") from None
 
-    kinds = {"path": pa.string(), "gender": pa.string(), "error": pa.string(),
-             **{name: pa.int32() for name in ("width", "height", "face", "x1", "y1", "x2", "y2")}}
+    kinds = {
+        "path": pa.string(),
+        "gender": pa.string(),
+        "error": pa.string(),
+        **{name: pa.int32() for name in ("width", "height", "face", "x1", "y1", "x2", "y2")},
+    }
     return pa.schema([(name, kinds.get(name, pa.float64())) for name in PARQUET_COLUMNS])
 
 
@@ -88,8 +99,9 @@ class TextWriter(Writer):
     """A text format, to a file (appended to when resuming) or standard output, flushed per photo."""
 
     def __init__(self, out: str | None, append: bool):
-        self.stream: IO[str] = sys.stdout if not out else \
-            open(out, "a" if append else "w", newline="", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self.stream: IO[str] = (
+            sys.stdout if not out else open(out, "a" if append else "w", newline="", encoding="utf-8")
+        )  # noqa: SIM115 - closed by close()
         self.started = append and self.stream.tell() > 0
 
     def write(self, result: PhotoResult) -> None:

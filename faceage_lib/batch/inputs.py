@@ -59,4 +59,3 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield from _walk(Path(entry.path))
         elif entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_EXTENSIONS:
             yield Path(entry.path)
-

@@ -33,9 +33,18 @@ def to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def predict_corpus(paths: Sequence[str], fmt: str, out: str | None = None, workers: int = 1,
-                   model: str | None = None, flip: bool = False, resume: bool = False, progress: bool = False,
-                   report: Callable[[str], None] | None = None, list_file: str | None = None) -> RunSummary:
+def predict_corpus(
+    paths: Sequence[str],
+    fmt: str,
+    out: str | None = None,
+    workers: int = 1,
+    model: str | None = None,
+    flip: bool = False,
+    resume: bool = False,
+    progress: bool = False,
+    report: Callable[[str], None] | None = None,
+    list_file: str | None = None,
+) -> RunSummary:
     """Predict every photo of ``paths`` and ``list_file`` (see :func:`corpus_files`) into ``out`` as ``fmt``,
     as results arrive.
 

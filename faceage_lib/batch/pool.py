@@ -21,8 +21,9 @@ CHUNK, IN_FLIGHT = 8, 4
 _predictor = None  # each worker process's own
 
 
-def predictions(paths: Iterable[str], workers: int, model: str | None = None, flip: bool = False) \
-        -> Iterator[PhotoResult]:
+def predictions(
+    paths: Iterable[str], workers: int, model: str | None = None, flip: bool = False
+) -> Iterator[PhotoResult]:
     """One :class:`PhotoResult` per path, in order, from ``workers`` processes."""
     if workers <= 1:
         _load(model, flip, in_worker=False)
@@ -35,8 +36,9 @@ def predictions(paths: Iterable[str], workers: int, model: str | None = None, fl
 
     verified_model(model)  # a bad model folder fails here, with its message, not in every worker
     chunks = _chunks(paths, CHUNK)
-    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_load,
-                             initargs=(model, flip)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=get_context("spawn"), initializer=_load, initargs=(model, flip)
+    ) as pool:
         first = islice(chunks, workers * IN_FLIGHT)
         pending: deque[Future] = deque(pool.submit(_predict_list, chunk) for chunk in first)
         try:

@@ -39,8 +39,16 @@ class PredictBatch:
         return rows_table(rows)
 
 
-def predict_on_ray(paths: Sequence[str], out: str, actors: int, model: str | None = None, flip: bool = False,
-                   address: str | None = None, report=to_stderr, list_file: str | None = None) -> RunSummary:
+def predict_on_ray(
+    paths: Sequence[str],
+    out: str,
+    actors: int,
+    model: str | None = None,
+    flip: bool = False,
+    address: str | None = None,
+    report=to_stderr,
+    list_file: str | None = None,
+) -> RunSummary:
     """Predict every photo of ``paths`` on Ray into the Parquet folder ``out``; local files that do not exist
     become error rows in ``out/missing.parquet``. Joins the cluster at ``address`` unless Ray is running here."""
     from ..errors import FaceAgeError
@@ -67,8 +75,9 @@ def predict_on_ray(paths: Sequence[str], out: str, actors: int, model: str | Non
 
         if "://" not in out:
             Path(out).mkdir(parents=True, exist_ok=True)
-        pq.write_table(rows_table([row for result in missing for row in face_rows(result)]),
-                       f"{out.rstrip('/')}/missing.parquet")
+        pq.write_table(
+            rows_table([row for result in missing for row in face_rows(result)]), f"{out.rstrip('/')}/missing.parquet"
+        )
     failed = _failures(out)
     for result in failed:
         report(failure_line(result))
@@ -81,10 +90,20 @@ def _dataset(paths: list[str], model: str | None, flip: bool, actors: int):
 
     from ..inference.images import IMAGE_EXTENSIONS
 
-    files = ray.data.read_binary_files(paths, include_paths=True, num_cpus=0,  # reading waits on I/O: no CPU kept
-                                       file_extensions=sorted(ext[1:] for ext in IMAGE_EXTENSIONS))
-    return files.map_batches(PredictBatch, fn_constructor_args=(model, flip), batch_size=BATCH_SIZE, num_cpus=1,
-                             compute=ray.data.ActorPoolStrategy(size=actors), batch_format="numpy")
+    files = ray.data.read_binary_files(
+        paths,
+        include_paths=True,
+        num_cpus=0,  # reading waits on I/O: no CPU kept
+        file_extensions=sorted(ext[1:] for ext in IMAGE_EXTENSIONS),
+    )
+    return files.map_batches(
+        PredictBatch,
+        fn_constructor_args=(model, flip),
+        batch_size=BATCH_SIZE,
+        num_cpus=1,
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        batch_format="numpy",
+    )
 
 
 def _failures(out: str) -> list[PhotoResult]:

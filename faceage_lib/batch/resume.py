@@ -96,5 +96,8 @@ def _parquet_paths(out: Path) -> set[str]:
         os.replace(out, parts / "part-000000.parquet")
     for temporary in parts.glob(".part-*.tmp"):  # a part being written when the run stopped
         temporary.unlink()
-    return {path for part in sorted(parts.glob("part-*.parquet"))
-            for path in pq.read_table(part, columns=["path"]).column("path").to_pylist()}
+    return {
+        path
+        for part in sorted(parts.glob("part-*.parquet"))
+        for path in pq.read_table(part, columns=["path"]).column("path").to_pylist()
+    }

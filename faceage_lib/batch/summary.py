@@ -30,8 +30,13 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
     if path.is_dir() or path.suffix == ".parquet":
         return pd.read_parquet(path, columns=columns)
     if path.suffix == ".csv":
-        frame = pd.read_csv(path, usecols=columns, dtype={"path": str, "gender": str, "error": str},
-                            keep_default_na=False, na_values={"face": [""], "age": [""]})
+        frame = pd.read_csv(
+            path,
+            usecols=columns,
+            dtype={"path": str, "gender": str, "error": str},
+            keep_default_na=False,
+            na_values={"face": [""], "age": [""]},
+        )
         frame["path"] = frame["path"].map(csv_path)
         frame["error"] = frame["error"].where(frame["error"] != "", None)
         return frame
@@ -43,8 +48,10 @@ def load_results(path: str | os.PathLike) -> pd.DataFrame:
 
 def _record_rows(record: dict) -> list[dict]:
     base = {"path": record["path"], "error": record.get("error")}
-    return [{**base, "face": face.get("face", number), "age": face["age"], "gender": face["gender"]}
-            for number, face in enumerate(record["faces"], 1)] or [base]
+    return [
+        {**base, "face": face.get("face", number), "age": face["age"], "gender": face["gender"]}
+        for number, face in enumerate(record["faces"], 1)
+    ] or [base]
 
 
 def group_key(frame: pd.DataFrame, group_by: str) -> pd.Series:
@@ -59,8 +66,11 @@ def group_key(frame: pd.DataFrame, group_by: str) -> pd.Series:
 def distribution(frame: pd.DataFrame) -> pd.DataFrame:
     """Faces per age group (rows, every group) and gender (columns: female, male, uncertain, all)."""
     faces = frame[frame["face"].notna()]
-    counts = pd.crosstab(pd.Categorical(age_group(faces["age"]), AGE_GROUP_LABELS),
-                         pd.Categorical(faces["gender"], GENDER_COLUMNS), dropna=False)
+    counts = pd.crosstab(
+        pd.Categorical(age_group(faces["age"]), AGE_GROUP_LABELS),
+        pd.Categorical(faces["gender"], GENDER_COLUMNS),
+        dropna=False,
+    )
     counts.index.name, counts.columns.name = "age group", None
     counts = counts.reindex(index=list(AGE_GROUP_LABELS), columns=list(GENDER_COLUMNS), fill_value=0)
     counts["all"] = counts.sum(axis=1)
@@ -96,8 +106,11 @@ def describe(frame: pd.DataFrame, errors: dict[str, float] | None) -> str:
         table["model MAE (years)"] = [f"{errors[g]:.1f}" if g in errors else "" for g in table.index]
     uncertain = table["uncertain"].sum() / faces if faces else 0.0
     no_face = int(((photos["faces"] == 0) & photos["error"].isna()).sum())
-    lines = [f"photos {len(photos)}, faces {faces}, photos without a face {no_face}, photos not read {failed}",
-             table.to_string(), f"uncertain gender: {uncertain:.1%} of faces"]
+    lines = [
+        f"photos {len(photos)}, faces {faces}, photos without a face {no_face}, photos not read {failed}",
+        table.to_string(),
+        f"uncertain gender: {uncertain:.1%} of faces",
+    ]
     return "\n".join(lines)
 
 
@@ -108,8 +121,11 @@ def summarize(frame: pd.DataFrame, group_by: str | None = None, model: str | Non
     if group_by is not None:
         for name, group in frame.groupby(group_key(frame, group_by), sort=True):
             blocks.append(f"--- {name}\n" + describe(group, errors))
-    note = ("model MAE: the mean age error measured on the UTKFace test split, per true age group"
-            if errors else "model MAE: no measured figures found for this model")
+    note = (
+        "model MAE: the mean age error measured on the UTKFace test split, per true age group"
+        if errors
+        else "model MAE: no measured figures found for this model"
+    )
     return "\n\n".join(blocks) + "\n\n" + note
 
 

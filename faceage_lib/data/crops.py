@@ -54,14 +54,20 @@ class CropSet:
         index = pd.Index(self.hashes).get_indexer(table["hash"])
         if (index < 0).any():
             missing = table["hash"].to_numpy()[index < 0]
-            raise DatasetError(f"{len(missing)} of {len(table)} manifest rows have no cached crop (the first: "
-                               f"{missing[0]}); these crops were built for another table: call "
-                               "load_or_build_crops with this table to rebuild them")
+            raise DatasetError(
+                f"{len(missing)} of {len(table)} manifest rows have no cached crop (the first: "
+                f"{missing[0]}); these crops were built for another table: call "
+                "load_or_build_crops with this table to rebuild them"
+            )
         return self.crops[index]
 
 
-def build_crops(paths: list[str], crop: CropSpec | int, progress: bool = True,
-                alter: Callable[[np.ndarray, int], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def build_crops(
+    paths: list[str],
+    crop: CropSpec | int,
+    progress: bool = True,
+    alter: Callable[[np.ndarray, int], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Detect and crop every image as ``crop`` says (an int: the size); returns (crops, detected flags).
 
     ``alter(image, index)``, if given, changes each photo before detection (e.g. a corruption).
@@ -87,22 +93,30 @@ def cache_key(crop: CropSpec, detector: type[FaceDetector] | FaceDetector | None
     return f"{crop.key()} detector={detector.name}:{detector.version} min_score={DETECTOR_MIN_SCORE}"
 
 
-def load_or_build_crops(table: pd.DataFrame, crop: CropSpec | int, cache_dir: str | os.PathLike,
-                        progress: bool = True) -> CropSet:
+def load_or_build_crops(
+    table: pd.DataFrame, crop: CropSpec | int, cache_dir: str | os.PathLike, progress: bool = True
+) -> CropSet:
     """The ``crop`` crops (an int: the size) for ``table``: per source (its ``source`` column; UTKFace if
     it has none), from ``cache_dir/crops_<source>_<size>.npz`` (or its packed ``.jpeg.npz``) under the
     current :func:`cache_key`; the rows it lacks are built now (only those: evaluating a test split crops
     that split) and added to the cache."""
     crop = CropSpec(crop) if isinstance(crop, int) else crop
     sources = table["source"] if "source" in table else pd.Series("utkface", index=table.index)
-    return CropSet.concat([_source_crops(rows, Path(cache_dir) / f"crops_{name}_{crop.size}.npz", crop, progress)
-                           for name, rows in table.groupby(sources, sort=False)])
+    return CropSet.concat(
+        [
+            _source_crops(rows, Path(cache_dir) / f"crops_{name}_{crop.size}.npz", crop, progress)
+            for name, rows in table.groupby(sources, sort=False)
+        ]
+    )
 
 
 def _source_crops(table: pd.DataFrame, cache: Path, crop: CropSpec, progress: bool) -> CropSet:
     key = cache_key(crop)
-    known = [found for read, path in ((_read_raw, cache), (_read_packed, packed_path(cache)))
-             if path.is_file() and (found := read(path, key)) is not None]
+    known = [
+        found
+        for read, path in ((_read_raw, cache), (_read_packed, packed_path(cache)))
+        if path.is_file() and (found := read(path, key)) is not None
+    ]
     cached = max(known, key=lambda crops: len(crops.hashes), default=None)
     have = set(cached.hashes) if cached is not None else set()
     if cached is not None and set(table["hash"]) <= have:
@@ -133,8 +147,15 @@ def pack_crops(cache: str | os.PathLike, quality: int = 90) -> Path:
     encoded = [cv2.imencode(".jpg", crop[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])[1] for crop in crops]
     offsets = np.cumsum([0] + [len(e) for e in encoded])
     out = packed_path(cache)
-    np.savez(out, jpeg=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8), offsets=offsets,
-             hashes=hashes, detected=detected, key=key, side=np.int64(crops.shape[1]))
+    np.savez(
+        out,
+        jpeg=np.concatenate(encoded) if encoded else np.zeros(0, np.uint8),
+        offsets=offsets,
+        hashes=hashes,
+        detected=detected,
+        key=key,
+        side=np.int64(crops.shape[1]),
+    )
     return out
 
 

@@ -75,16 +75,23 @@ class Dataset:
         }
 
 
-def cached_dataset(name: str, root: Path, work: Path, fingerprint: str, scan: Callable[[], Scan],
-                   split: Callable[[pd.DataFrame], pd.Series]) -> Dataset:
+def cached_dataset(
+    name: str,
+    root: Path,
+    work: Path,
+    fingerprint: str,
+    scan: Callable[[], Scan],
+    split: Callable[[pd.DataFrame], pd.Series],
+) -> Dataset:
     """The dataset from its manifest in ``work`` if ``fingerprint`` matches, else ``scan()``-ed,
     de-duplicated, ``split``, and its manifest written."""
     csv_path, info_path = work / f"{name}_split.csv", work / f"{name}_split.json"
     info = _read_info(info_path)
     if info.get("fingerprint") == fingerprint and csv_path.is_file():
         skipped = [(str(file), str(reason)) for file, reason in info["skipped"]]
-        return Dataset(name, root, read_manifest(csv_path), info["files"], skipped, info["duplicates_removed"],
-                       csv_path)
+        return Dataset(
+            name, root, read_manifest(csv_path), info["files"], skipped, info["duplicates_removed"], csv_path
+        )
     table, files, skipped = scan()
     if table.empty:
         raise DatasetError(f"{root} holds no labelled images for {name}")
@@ -92,8 +99,19 @@ def cached_dataset(name: str, root: Path, work: Path, fingerprint: str, scan: Ca
     table["split"] = split(table)
     table["source"] = name
     manifest = write_manifest(table, csv_path)
-    info_path.write_text(json.dumps({"fingerprint": fingerprint, "root": str(root), "files": files,
-                                     "skipped": skipped, "duplicates_removed": duplicates}, indent=1) + "\n")
+    info_path.write_text(
+        json.dumps(
+            {
+                "fingerprint": fingerprint,
+                "root": str(root),
+                "files": files,
+                "skipped": skipped,
+                "duplicates_removed": duplicates,
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     return Dataset(name, root, table, files, skipped, duplicates, manifest)
 
 

@@ -162,7 +162,7 @@ def _check_kaggle_json(path: Path) -> None:
             raise ValueError
     except (ValueError, AttributeError, OSError):
         raise DatasetError(
-            f"{path} is not a valid kaggle.json: it must hold {{\"username\": ..., \"key\": ...}}. "
+            f'{path} is not a valid kaggle.json: it must hold {{"username": ..., "key": ...}}. '
             "Download a fresh token from Kaggle > Settings > API > Create New Token."
         ) from None
 
@@ -172,9 +172,14 @@ def previous_download() -> Path | None:
     cache = Path(os.environ.get("KAGGLEHUB_CACHE", Path.home() / ".cache" / "kagglehub"))
     versions = cache / "datasets" / KAGGLE_DATASET / "versions"
     # newest version last: "10" after "9" (kagglehub's "<n>.complete" marker files are not folders)
-    found = sorted((p for p in versions.glob("*") if p.is_dir()),
-                   key=lambda p: (p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name)) \
-        if versions.is_dir() else []
+    found = (
+        sorted(
+            (p for p in versions.glob("*") if p.is_dir()),
+            key=lambda p: (p.name.isdigit(), int(p.name) if p.name.isdigit() else 0, p.name),
+        )
+        if versions.is_dir()
+        else []
+    )
     for folder in reversed(found):
         if any(folder.rglob("*.jpg")):
             return folder

@@ -35,8 +35,9 @@ def is_labelled_folder(path: str | os.PathLike) -> bool:
     return (folder / ONE_TABLE).is_file() or (folder / "train_labels.csv").is_file()
 
 
-def load_labelled(root: str | os.PathLike, work_dir: str | os.PathLike | None = None, seed: int = 0,
-                  name: str | None = None) -> Dataset:
+def load_labelled(
+    root: str | os.PathLike, work_dir: str | os.PathLike | None = None, seed: int = 0, name: str | None = None
+) -> Dataset:
     """Read, de-duplicate and split a labelled folder (named after the folder unless ``name``)."""
     root = Path(root).expanduser()
     if not is_labelled_folder(root):
@@ -44,14 +45,20 @@ def load_labelled(root: str | os.PathLike, work_dir: str | os.PathLike | None = 
     work = Path(work_dir) if work_dir else cache_home()
     name = name or root.resolve().name.lower()
     official = not (root / ONE_TABLE).is_file()
-    tables: dict[str | None, Path] = ({split: root / f"{split}_labels.csv" for split in SPLITS} if official
-                                      else {None: root / ONE_TABLE})
+    tables: dict[str | None, Path] = (
+        {split: root / f"{split}_labels.csv" for split in SPLITS} if official else {None: root / ONE_TABLE}
+    )
     files = [path for path in tables.values() if path.is_file()]
-    files += [Path(folder) / file for folder, _, names in os.walk(root) for file in names
-              if file.lower().endswith(IMAGE_SUFFIXES)]
+    files += [
+        Path(folder) / file
+        for folder, _, names in os.walk(root)
+        for file in names
+        if file.lower().endswith(IMAGE_SUFFIXES)
+    ]
     split = (lambda table: table.pop("official_split")) if official else (lambda table: assign_splits(table, seed))
-    return cached_dataset(name, root, work, files_fingerprint(root, files, seed), lambda: scan_tables(root, tables),
-                          split)
+    return cached_dataset(
+        name, root, work, files_fingerprint(root, files, seed), lambda: scan_tables(root, tables), split
+    )
 
 
 def scan_tables(root: Path, tables: dict[str | None, Path]) -> Scan:

@@ -14,16 +14,18 @@ from .labelled import is_labelled_folder, load_labelled
 from .utkface import load_utkface
 
 
-def load_dataset(path: str | os.PathLike | None, work_dir: str | os.PathLike | None = None,
-                 seed: int = 0) -> Dataset:
+def load_dataset(path: str | os.PathLike | None, work_dir: str | os.PathLike | None = None, seed: int = 0) -> Dataset:
     """The dataset at ``path``: a labelled folder if it has its labels CSV, else UTKFace."""
     if path is not None and is_labelled_folder(path):
         return load_labelled(path, work_dir, seed)
     return load_utkface(path, work_dir, seed)
 
 
-def load_datasets(paths: Sequence[str | os.PathLike | None] | str | os.PathLike | None,
-                  work_dir: str | os.PathLike | None = None, seed: int = 0) -> list[Dataset]:
+def load_datasets(
+    paths: Sequence[str | os.PathLike | None] | str | os.PathLike | None,
+    work_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+) -> list[Dataset]:
     """Every dataset of ``paths`` (one path, a list, or None for the UTKFace download); names are unique."""
     if paths is None or isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -37,4 +39,3 @@ def load_datasets(paths: Sequence[str | os.PathLike | None] | str | os.PathLike 
 def combined_split(datasets: Sequence[Dataset], split: str) -> pd.DataFrame:
     """The rows of ``split`` of every dataset, one table (its ``source`` column says whose)."""
     return pd.concat([dataset.split(split) for dataset in datasets], ignore_index=True)
-

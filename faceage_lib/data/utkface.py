@@ -70,8 +70,9 @@ def scan_folder(root: Path) -> Scan:
     return table, files, skipped
 
 
-def load_utkface(data_dir: str | os.PathLike | None = None, work_dir: str | os.PathLike | None = None,
-                 seed: int = 0) -> Dataset:
+def load_utkface(
+    data_dir: str | os.PathLike | None = None, work_dir: str | os.PathLike | None = None, seed: int = 0
+) -> Dataset:
     """Find (or download) UTKFace, label, de-duplicate and split it; write the split manifest.
 
     ``data_dir`` may be a folder, a ``.zip`` or a ``.tar.gz``; ``None`` downloads from Kaggle
@@ -80,9 +81,18 @@ def load_utkface(data_dir: str | os.PathLike | None = None, work_dir: str | os.P
     """
     work = Path(work_dir) if work_dir else cache_home()
     root = find_images_folder(resolve_dataset(data_dir, work))
-    images = [Path(entry.path) for entry in os.scandir(root)
-              if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES)]
-    dataset = cached_dataset(NAME, root, work, files_fingerprint(root, images, seed), lambda: scan_folder(root),
-                             lambda table: assign_splits(table, seed))
+    images = [
+        Path(entry.path)
+        for entry in os.scandir(root)
+        if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES)
+    ]
+    dataset = cached_dataset(
+        NAME,
+        root,
+        work,
+        files_fingerprint(root, images, seed),
+        lambda: scan_folder(root),
+        lambda table: assign_splits(table, seed),
+    )
     dataset.chips = True
     return dataset

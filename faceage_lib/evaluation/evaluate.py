@@ -34,9 +34,14 @@ class Evaluation:
     metrics: dict
 
 
-def predict_split(dataset: Dataset, estimator: AgeGenderEstimator, split: str = "test",
-                  work_dir: str | os.PathLike | None = None, flip: bool = False,
-                  progress: bool = True) -> tuple[pd.DataFrame, dict]:
+def predict_split(
+    dataset: Dataset,
+    estimator: AgeGenderEstimator,
+    split: str = "test",
+    work_dir: str | os.PathLike | None = None,
+    flip: bool = False,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, dict]:
     """Predictions for every image of ``split`` that gets an answer, and facts about the run."""
     work = Path(work_dir) if work_dir else cache_home()
     rows = dataset.split(split)
@@ -46,27 +51,50 @@ def predict_split(dataset: Dataset, estimator: AgeGenderEstimator, split: str = 
     started = time.perf_counter()
     estimates = estimator.predict(crops.rows(answered), flip=flip)
     seconds = time.perf_counter() - started
-    table = answered.assign(pred_age=estimates.age, age_low=estimates.age_low, age_high=estimates.age_high,
-                            p_female=estimates.p_female, face_detected=crops.detected_rows(answered))
-    facts = {"dataset": dataset.name, "split": split, "images": len(rows),
-             "images_per_second": len(answered) / seconds if seconds else None, "flip": flip,
-             "face_detected_share": float(np.mean(detected)) if len(rows) else None,
-             "no_face_share": float(1 - len(answered) / len(rows)) if len(rows) else None,
-             "gender_min_confidence": estimator.gender_min_confidence}
+    table = answered.assign(
+        pred_age=estimates.age,
+        age_low=estimates.age_low,
+        age_high=estimates.age_high,
+        p_female=estimates.p_female,
+        face_detected=crops.detected_rows(answered),
+    )
+    facts = {
+        "dataset": dataset.name,
+        "split": split,
+        "images": len(rows),
+        "images_per_second": len(answered) / seconds if seconds else None,
+        "flip": flip,
+        "face_detected_share": float(np.mean(detected)) if len(rows) else None,
+        "no_face_share": float(1 - len(answered) / len(rows)) if len(rows) else None,
+        "gender_min_confidence": estimator.gender_min_confidence,
+    }
     return table, facts
 
 
-def evaluate_dataset(dataset: Dataset, estimator: AgeGenderEstimator, split: str = "test",
-                     work_dir: str | os.PathLike | None = None, flip: bool = False,
-                     progress: bool = True) -> Evaluation:
+def evaluate_dataset(
+    dataset: Dataset,
+    estimator: AgeGenderEstimator,
+    split: str = "test",
+    work_dir: str | os.PathLike | None = None,
+    flip: bool = False,
+    progress: bool = True,
+) -> Evaluation:
     """The figures of :func:`~.metrics.evaluate_predictions` (with the model's gender threshold) and the facts."""
     table, facts = predict_split(dataset, estimator, split, work_dir, flip, progress)
     return Evaluation(dataset.name, table, {**evaluate_predictions(table, estimator.gender_min_confidence), **facts})
 
 
-def evaluate(data_dirs=None, model_dir: str | os.PathLike | None = None, work_dir: str | os.PathLike | None = None,
-             flip: bool = False, progress: bool = True, split: str = "test") -> dict[str, Evaluation]:
+def evaluate(
+    data_dirs=None,
+    model_dir: str | os.PathLike | None = None,
+    work_dir: str | os.PathLike | None = None,
+    flip: bool = False,
+    progress: bool = True,
+    split: str = "test",
+) -> dict[str, Evaluation]:
     """Each dataset's evaluation, by name (``data_dirs`` as ``faceage train`` takes them)."""
     estimator = AgeGenderEstimator(model_dir)
-    return {dataset.name: evaluate_dataset(dataset, estimator, split, work_dir, flip, progress)
-            for dataset in load_datasets(data_dirs, work_dir)}
+    return {
+        dataset.name: evaluate_dataset(dataset, estimator, split, work_dir, flip, progress)
+        for dataset in load_datasets(data_dirs, work_dir)
+    }

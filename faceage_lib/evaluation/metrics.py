@@ -59,15 +59,25 @@ def gender_scores(true: np.ndarray, p_female: np.ndarray) -> dict:
     precision = tp / max(1, int(pred.sum()))
     recall = tp / max(1, int(true.sum()))
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"gender_accuracy": float(np.mean(pred == true)), "gender_precision": float(precision),
-            "gender_recall": float(recall), "gender_f1": float(f1)}
+    return {
+        "gender_accuracy": float(np.mean(pred == true)),
+        "gender_precision": float(precision),
+        "gender_recall": float(recall),
+        "gender_f1": float(f1),
+    }
 
 
 def _group_scores(rows: pd.DataFrame, gender_min_confidence: float | None = None) -> dict:
     age = age_scores(rows["age"], rows["pred_age"])
     gender = gender_scores(rows["gender"], rows["p_female"])
-    scores = {"n": age["n"], "age_mae": age["age_mae"], "age_bias": age["age_bias"], "age_rmse": age["age_rmse"],
-              "cs5": age["cs5"], "gender_accuracy": gender["gender_accuracy"]}
+    scores = {
+        "n": age["n"],
+        "age_mae": age["age_mae"],
+        "age_bias": age["age_bias"],
+        "age_rmse": age["age_rmse"],
+        "cs5": age["cs5"],
+        "gender_accuracy": gender["gender_accuracy"],
+    }
     if gender_min_confidence is not None:
         scores.update(shown_gender_scores(rows["gender"], rows["p_female"], gender_min_confidence))
     return scores
@@ -78,8 +88,10 @@ def shown_gender_scores(true: np.ndarray, p_female: np.ndarray, min_confidence: 
     true, p_female = _known(true, p_female)
     shown = np.maximum(p_female, 1 - p_female) >= min_confidence
     right = predicted_gender(p_female) == true
-    return {"gender_shown_accuracy": float(right[shown].mean()) if shown.any() else None,
-            "gender_uncertain_share": float(1 - shown.mean()) if len(shown) else None}
+    return {
+        "gender_shown_accuracy": float(right[shown].mean()) if shown.any() else None,
+        "gender_uncertain_share": float(1 - shown.mean()) if len(shown) else None,
+    }
 
 
 def evaluate_predictions(table: pd.DataFrame, gender_min_confidence: float | None = None) -> dict:
@@ -96,17 +108,22 @@ def evaluate_predictions(table: pd.DataFrame, gender_min_confidence: float | Non
     groups = pd.Series(age_group(table["age"]), index=table.index)
     threshold = gender_min_confidence
     result["by_age_group"] = {label: _group_scores(table[groups == label], threshold) for label in AGE_GROUP_LABELS}
-    result["by_gender"] = {name: _group_scores(table[table["gender"] == code], threshold)
-                           for code, name in enumerate(GENDERS)}
+    result["by_gender"] = {
+        name: _group_scores(table[table["gender"] == code], threshold) for code, name in enumerate(GENDERS)
+    }
     race = table["race"].astype("Int64")
     known_race = race.notna()
-    result["by_race"] = {name: _group_scores(table[known_race & (race == code)], threshold)
-                         for code, name in enumerate(RACES)} if known_race.any() else {}
+    result["by_race"] = (
+        {name: _group_scores(table[known_race & (race == code)], threshold) for code, name in enumerate(RACES)}
+        if known_race.any()
+        else {}
+    )
     if race.isna().any():
         result["by_race"]["unknown"] = _group_scores(table[race.isna()], threshold)
     bands = pd.Series(age_band(table["age"]), index=table.index)
-    result["by_age_band"] = {label: age_scores(table["age"][bands == label], table["pred_age"][bands == label])
-                             for label in BIAS_BAND_LABELS}
+    result["by_age_band"] = {
+        label: age_scores(table["age"][bands == label], table["pred_age"][bands == label]) for label in BIAS_BAND_LABELS
+    }
     result["age_thresholds"] = age_threshold_scores(table["age"], table["pred_age"])
     return result
 
@@ -152,19 +169,25 @@ def format_metrics(result: dict) -> str:
         f"{pct(result['gender_f1'])}  (female = positive)",
     ]
     if result.get("gender_shown_accuracy") is not None:
-        lines.append(f"genders shown       {pct(result['gender_shown_accuracy'])} right; "
-                     f"{pct(result['gender_uncertain_share'])} held back as uncertain")
+        lines.append(
+            f"genders shown       {pct(result['gender_shown_accuracy'])} right; "
+            f"{pct(result['gender_uncertain_share'])} held back as uncertain"
+        )
     if result.get("age_interval_coverage") is not None:
-        lines.append(f"age range holds    {pct(result['age_interval_coverage'])} of true ages "
-                     f"(mean width {result['age_interval_mean_width']:.1f} years)")
+        lines.append(
+            f"age range holds    {pct(result['age_interval_coverage'])} of true ages "
+            f"(mean width {result['age_interval_mean_width']:.1f} years)"
+        )
     if result.get("images_per_second"):
         lines.append(f"throughput         {result['images_per_second']:.0f} images/s (model only, batched)")
     if result.get("age_bias") is not None:
         lines.append(f"mean error (bias)  {result['age_bias']:+.2f} years")
     thresholds = result.get("age_thresholds", {})
     for age in AGE_THRESHOLDS:
-        lines.append(f"under {age} read {age}+  {pct(thresholds.get(f'under_{age}_called_over'))}   "
-                     f"adults ({ADULT_AGE}+) read under {age}: {pct(thresholds.get(f'adults_called_under_{age}'))}")
+        lines.append(
+            f"under {age} read {age}+  {pct(thresholds.get(f'under_{age}_called_over'))}   "
+            f"adults ({ADULT_AGE}+) read under {age}: {pct(thresholds.get(f'adults_called_under_{age}'))}"
+        )
     if result.get("by_age_band"):
         lines += ["", f"{'age band':<12} {'n':>6} {'MAE':>6} {'bias':>6}"]
         for name, row in result["by_age_band"].items():
@@ -175,6 +198,8 @@ def format_metrics(result: dict) -> str:
             continue
         lines += ["", f"{title:<12} {'n':>6} {'MAE':>6} {'CS@5':>7} {'gender acc':>11}"]
         for name, row in result[key].items():
-            lines.append(f"{name:<12} {row['n']:>6} {num(row['age_mae']):>6} {pct(row['cs5']):>7} "
-                         f"{pct(row['gender_accuracy']):>11}")
+            lines.append(
+                f"{name:<12} {row['n']:>6} {num(row['age_mae']):>6} {pct(row['cs5']):>7} "
+                f"{pct(row['gender_accuracy']):>11}"
+            )
     return "\n".join(lines)

@@ -114,8 +114,9 @@ def age_histogram(table: pd.DataFrame) -> Figure:
     """Images per 5-year age bin, stacked by gender."""
     fig, ax = _figure((8, 3.8))
     frame = pd.DataFrame({"age": table["age"].to_numpy(), "gender": _gender_names(table["gender"])})
-    sns.histplot(frame, x="age", hue="gender", hue_order=GENDERS, palette=GENDER_COLORS, bins=AGE_BINS,
-                 multiple="stack", ax=ax)
+    sns.histplot(
+        frame, x="age", hue="gender", hue_order=GENDERS, palette=GENDER_COLORS, bins=AGE_BINS, multiple="stack", ax=ax
+    )
     ax.set(title=f"Age by gender ({len(table)} images)", xlabel="age (years)", ylabel="images")
     return fig
 
@@ -149,8 +150,10 @@ def age_gender_heatmap(table: pd.DataFrame) -> Figure:
 def sample_faces(table: pd.DataFrame, count: int = 16, columns: int = 8, seed: int = 0) -> Figure:
     """A random sample of images (``path`` column) captioned with age, gender and race."""
     rows = table.sample(min(count, len(table)), random_state=seed)
-    captions = [f"{age}, {gender}\n{race}" for age, gender, race in
-                zip(rows["age"], _gender_names(rows["gender"]), _race_names(rows["race"]))]
+    captions = [
+        f"{age}, {gender}\n{race}"
+        for age, gender, race in zip(rows["age"], _gender_names(rows["gender"]), _race_names(rows["race"]))
+    ]
     return _image_grid(rows["path"], captions, columns, "Sample images with their labels")
 
 
@@ -225,8 +228,7 @@ def age_group_confusion_matrix(table: pd.DataFrame) -> Figure:
     totals = counts.sum(axis=1)
     shares = counts.div(totals.replace(0, np.nan), axis=0)
     shares.index = [f"{group} (n={total})" for group, total in totals.items()]
-    _heatmap(ax, shares.rename_axis(index="true age group", columns="predicted age group"), ".0%",
-             vmin=0, vmax=1)
+    _heatmap(ax, shares.rename_axis(index="true age group", columns="predicted age group"), ".0%", vmin=0, vmax=1)
     ax.set_title("Age group: true vs predicted (share of each true group)")
     return fig
 
@@ -249,8 +251,14 @@ def predicted_vs_true(table: pd.DataFrame) -> Figure:
     fig.colorbar(hexes, ax=ax, label="images")
     top = float(max(table["age"].max(), table["pred_age"].max(), 1))
     ax.plot([0, top], [0, top], "--", color="0.3", linewidth=1, label="predicted = true")
-    ax.set(xlim=(0, top), ylim=(0, top), aspect="equal", title="Predicted vs true age",
-           xlabel="true age (years)", ylabel="predicted age (years)")
+    ax.set(
+        xlim=(0, top),
+        ylim=(0, top),
+        aspect="equal",
+        title="Predicted vs true age",
+        xlabel="true age (years)",
+        ylabel="predicted age (years)",
+    )
     ax.legend(loc="upper left", fontsize="small")
     return fig
 
@@ -259,8 +267,10 @@ def predicted_vs_true(table: pd.DataFrame) -> Figure:
 def fairness(metrics: dict) -> Figure:
     """Age MAE (top) and gender accuracy (bottom) per race (left) and per gender (right)."""
     fig, axes = _figure((10, 6.5), 2, 2, width_ratios=(3, 1), sharey="row")
-    for row, key, title, label in ((0, "age_mae", "Age MAE", "MAE (years)"),
-                                   (1, "gender_accuracy", "Gender accuracy", "accuracy")):
+    for row, key, title, label in (
+        (0, "age_mae", "Age MAE", "MAE (years)"),
+        (1, "gender_accuracy", "Gender accuracy", "accuracy"),
+    ):
         _score_bars(axes[row, 0], metrics["by_race"], key, metrics[key])
         _score_bars(axes[row, 1], metrics["by_gender"], key, metrics[key], GENDER_COLORS)
         axes[row, 0].set(title=f"{title} per race", ylabel=label)
@@ -284,7 +294,11 @@ def largest_errors(table: pd.DataFrame, count: int = 12, columns: int = 6) -> Fi
     captions = [
         f"true {age}, {gender}\npred {pred:.0f}, {pred_gender}" + ("" if found else "\n(no face found)")
         for age, gender, pred, pred_gender, found in zip(
-            rows["age"], _gender_names(rows["gender"]), rows["pred_age"],
-            _gender_names(predicted_gender(rows)), detected)
+            rows["age"],
+            _gender_names(rows["gender"]),
+            rows["pred_age"],
+            _gender_names(predicted_gender(rows)),
+            detected,
+        )
     ]
     return _image_grid(rows["path"], captions, columns, f"The {len(rows)} largest age errors")

@@ -35,8 +35,13 @@ class Section(NamedTuple):
     reading: str
 
 
-def write_report(data_dirs, out_dir: str | os.PathLike, model_dir: str | os.PathLike | None = None,
-                 work_dir: str | os.PathLike | None = None, flip: bool = False) -> Path:
+def write_report(
+    data_dirs,
+    out_dir: str | os.PathLike,
+    model_dir: str | os.PathLike | None = None,
+    work_dir: str | os.PathLike | None = None,
+    flip: bool = False,
+) -> Path:
     """Evaluate the model on each dataset's test split and write the report into ``out_dir``; returns report.md."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -78,21 +83,41 @@ def evaluation_sections(evaluation: Evaluation, prefix: str = "") -> list[Sectio
     with_gender = table[table["gender"].notna()]
     sections = []
     if len(with_gender):
-        sections.append(Section("gender_confusion.png", "Gender: true vs predicted",
-                                plots.gender_confusion(with_gender), describe_gender_confusion(with_gender)))
+        sections.append(
+            Section(
+                "gender_confusion.png",
+                "Gender: true vs predicted",
+                plots.gender_confusion(with_gender),
+                describe_gender_confusion(with_gender),
+            )
+        )
     sections += [
-        Section("age_group_confusion.png", "Age group: true vs predicted", plots.age_group_confusion_matrix(table),
-                describe_age_group_confusion(table)),
-        Section("mae_by_age_group.png", "Age error per age group", plots.mae_by_age_group(metrics),
-                describe_age_groups(metrics)),
-        Section("predicted_vs_true.png", "Predicted vs true age", plots.predicted_vs_true(table),
-                describe_predicted_vs_true(table, metrics)),
+        Section(
+            "age_group_confusion.png",
+            "Age group: true vs predicted",
+            plots.age_group_confusion_matrix(table),
+            describe_age_group_confusion(table),
+        ),
+        Section(
+            "mae_by_age_group.png",
+            "Age error per age group",
+            plots.mae_by_age_group(metrics),
+            describe_age_groups(metrics),
+        ),
+        Section(
+            "predicted_vs_true.png",
+            "Predicted vs true age",
+            plots.predicted_vs_true(table),
+            describe_predicted_vs_true(table, metrics),
+        ),
     ]
     if len(with_gender) and table["race"].notna().any():
-        sections.append(Section("fairness.png", "Per race and gender", plots.fairness(metrics),
-                                describe_fairness(metrics)))
-    sections.append(Section("largest_errors.png", "Largest age errors", plots.largest_errors(table),
-                            describe_largest_errors(table)))
+        sections.append(
+            Section("fairness.png", "Per race and gender", plots.fairness(metrics), describe_fairness(metrics))
+        )
+    sections.append(
+        Section("largest_errors.png", "Largest age errors", plots.largest_errors(table), describe_largest_errors(table))
+    )
     return [section._replace(file=prefix + section.file) for section in sections]
 
 
@@ -100,9 +125,11 @@ def render_markdown(evaluations: dict[str, Evaluation], parts: list[tuple[str, l
     """report.md: each dataset's figures in a text table, then each figure with its reading."""
     lines = ["# faceage evaluation report", ""]
     flip = any(e.metrics.get("flip") for e in evaluations.values())
-    lines.append(f"Model `{model}` on the test split of " + ", ".join(
-        f"{name} ({e.metrics['n']} images)" for name, e in evaluations.items())
-        + (" (each averaged with its mirror image)." if flip else "."))
+    lines.append(
+        f"Model `{model}` on the test split of "
+        + ", ".join(f"{name} ({e.metrics['n']} images)" for name, e in evaluations.items())
+        + (" (each averaged with its mirror image)." if flip else ".")
+    )
     for name, evaluation in evaluations.items():
         lines += ["", f"## {name}: figures", "", "```text", format_metrics(evaluation.metrics), "```"]
     for name, sections in parts:
@@ -151,9 +178,11 @@ def describe_gender_confusion(table: pd.DataFrame) -> str:
     predicted = plots.predicted_gender(table)
     true = table["gender"].to_numpy(int)
     men, women = true == 0, true == 1
-    return (f"Gender is right for {np.mean(predicted == true):.1%} of {len(table)} test images; "
-            f"{int(np.sum(predicted[men] == 1))} of {int(men.sum())} men were read as women "
-            f"and {int(np.sum(predicted[women] == 0))} of {int(women.sum())} women as men.")
+    return (
+        f"Gender is right for {np.mean(predicted == true):.1%} of {len(table)} test images; "
+        f"{int(np.sum(predicted[men] == 1))} of {int(men.sum())} men were read as women "
+        f"and {int(np.sum(predicted[women] == 0))} of {int(women.sum())} women as men."
+    )
 
 
 def describe_age_group_confusion(table: pd.DataFrame) -> str:
@@ -163,44 +192,56 @@ def describe_age_group_confusion(table: pd.DataFrame) -> str:
     distance = np.abs(np.subtract.outer(np.arange(len(counts)), np.arange(len(counts))))
     total = max(1, counts.sum())
     rows = (pd.Series(np.diag(counts), index=AGE_GROUP_LABELS) / confusion.sum(axis=1).to_numpy()).dropna()
-    return (f"The predicted age group is the true one for {counts[distance == 0].sum() / total:.0%} of images "
-            f"and at most one group off for {counts[distance <= 1].sum() / total:.0%}; "
-            f"most often right for {rows.idxmax()} ({rows.max():.0%}), least for {rows.idxmin()} ({rows.min():.0%}).")
+    return (
+        f"The predicted age group is the true one for {counts[distance == 0].sum() / total:.0%} of images "
+        f"and at most one group off for {counts[distance <= 1].sum() / total:.0%}; "
+        f"most often right for {rows.idxmax()} ({rows.max():.0%}), least for {rows.idxmin()} ({rows.min():.0%})."
+    )
 
 
 def describe_age_groups(metrics: dict) -> str:
     """The age groups with the lowest and highest MAE."""
     (low, low_row), (high, high_row) = _extremes(metrics["by_age_group"], "age_mae")
-    return (f"MAE is lowest for {low} ({low_row['age_mae']:.1f} years, n={low_row['n']}) "
-            f"and highest for {high} ({high_row['age_mae']:.1f} years, n={high_row['n']}).")
+    return (
+        f"MAE is lowest for {low} ({low_row['age_mae']:.1f} years, n={low_row['n']}) "
+        f"and highest for {high} ({high_row['age_mae']:.1f} years, n={high_row['n']})."
+    )
 
 
 def describe_predicted_vs_true(table: pd.DataFrame, metrics: dict) -> str:
     """Bias, spread and CS@5 of the age predictions."""
     bias = float(np.mean(table["pred_age"] - table["age"]))
     direction = "too high" if bias >= 0 else "too low"
-    return (f"Predictions are {abs(bias):.1f} years {direction} on average; MAE {metrics['age_mae']:.1f}, "
-            f"RMSE {metrics['age_rmse']:.1f} years, {metrics['cs5']:.0%} within 5 years (CS@5).")
+    return (
+        f"Predictions are {abs(bias):.1f} years {direction} on average; MAE {metrics['age_mae']:.1f}, "
+        f"RMSE {metrics['age_rmse']:.1f} years, {metrics['cs5']:.0%} within 5 years (CS@5)."
+    )
 
 
 def describe_fairness(metrics: dict) -> str:
     """The spread of MAE and gender accuracy across races, and both per gender."""
     (mae_low, mae_low_row), (mae_high, mae_high_row) = _extremes(metrics["by_race"], "age_mae")
     (acc_low, acc_low_row), (acc_high, acc_high_row) = _extremes(metrics["by_race"], "gender_accuracy")
-    genders = "; ".join(f"{name}: MAE {row['age_mae']:.1f}, gender accuracy {row['gender_accuracy']:.1%}"
-                        for name, row in _telling(metrics["by_gender"], "age_mae"))
-    return (f"Across races, MAE runs from {mae_low_row['age_mae']:.1f} ({mae_low}, n={mae_low_row['n']}) "
-            f"to {mae_high_row['age_mae']:.1f} ({mae_high}, n={mae_high_row['n']}) and gender accuracy from "
-            f"{acc_low_row['gender_accuracy']:.1%} ({acc_low}) to {acc_high_row['gender_accuracy']:.1%} ({acc_high}); "
-            f"{genders}.")
+    genders = "; ".join(
+        f"{name}: MAE {row['age_mae']:.1f}, gender accuracy {row['gender_accuracy']:.1%}"
+        for name, row in _telling(metrics["by_gender"], "age_mae")
+    )
+    return (
+        f"Across races, MAE runs from {mae_low_row['age_mae']:.1f} ({mae_low}, n={mae_low_row['n']}) "
+        f"to {mae_high_row['age_mae']:.1f} ({mae_high}, n={mae_high_row['n']}) and gender accuracy from "
+        f"{acc_low_row['gender_accuracy']:.1%} ({acc_low}) to {acc_high_row['gender_accuracy']:.1%} ({acc_high}); "
+        f"{genders}."
+    )
 
 
 def describe_largest_errors(table: pd.DataFrame, count: int = 12) -> str:
     """How large the worst errors are, which way they go, and how many had no detected face."""
     rows = plots.worst_predictions(table, count)
     over = int((rows["error"] > 0).sum())
-    line = (f"The {len(rows)} largest errors are {rows['error'].abs().min():.0f} to {rows['error'].abs().max():.0f} "
-            f"years ({over} over-, {len(rows) - over} under-estimates)")
+    line = (
+        f"The {len(rows)} largest errors are {rows['error'].abs().min():.0f} to {rows['error'].abs().max():.0f} "
+        f"years ({over} over-, {len(rows) - over} under-estimates)"
+    )
     if "face_detected" in rows:
         line += f"; no face was detected on {int((~rows['face_detected'].astype(bool)).sum())} (whole-image crop)"
     return line + "."

@@ -38,14 +38,15 @@ class CropSpec:
     version: int = CROP_VERSION
 
     def __post_init__(self):
-        if not (isinstance(self.size, int) and self.size >= 8 and 0.5 <= self.scale <= 3
-                and self.align in ALIGNMENTS):
+        if not (isinstance(self.size, int) and self.size >= 8 and 0.5 <= self.scale <= 3 and self.align in ALIGNMENTS):
             raise ValueError(f"not a valid crop: {self}")
 
     def to_manifest(self) -> dict:
         """The manifest's ``input.crop`` entry (the size is the input shape's)."""
-        return {"function": "faceage_lib.inference.crop.crop_face", **{k: v for k, v in asdict(self).items()
-                                                                      if k != "size"}}
+        return {
+            "function": "faceage_lib.inference.crop.crop_face",
+            **{k: v for k, v in asdict(self).items() if k != "size"},
+        }
 
     @classmethod
     def from_manifest(cls, entry, size: int) -> CropSpec:
@@ -53,8 +54,10 @@ class CropSpec:
         if not isinstance(entry, dict):
             raise ModelFileError(f"the manifest's crop is {entry!r}, not a crop spec: re-export the model")
         if entry.get("version") != CROP_VERSION:
-            raise ModelFileError(f"the model was trained on crops of version {entry.get('version')!r}; this "
-                                 f"faceage cuts version {CROP_VERSION}: install the faceage that trained it")
+            raise ModelFileError(
+                f"the model was trained on crops of version {entry.get('version')!r}; this "
+                f"faceage cuts version {CROP_VERSION}: install the faceage that trained it"
+            )
         try:
             return cls(size, float(entry["scale"]), str(entry["align"]), CROP_VERSION)
         except (KeyError, TypeError, ValueError) as error:
@@ -78,8 +81,7 @@ def crop_face(image: np.ndarray, face: Face, spec: CropSpec | int) -> np.ndarray
     # Similarity transform: rotate by -angle about the face centre, scale the side to `size`.
     matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, size / side)
     matrix[:, 2] += size / 2 - centre
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def eye_angle(face: Face) -> float:
@@ -101,8 +103,11 @@ def _shrink_first(image: np.ndarray, centre: np.ndarray, side: float, size: int)
     y1 = min(image.shape[0], int(centre[1] + reach) + 1)
     shrink = 2 * factor
     region = image[y0:y1, x0:x1]
-    small = cv2.resize(region, (max(1, round(region.shape[1] * shrink)), max(1, round(region.shape[0] * shrink))),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        region,
+        (max(1, round(region.shape[1] * shrink)), max(1, round(region.shape[0] * shrink))),
+        interpolation=cv2.INTER_AREA,
+    )
     scale_x, scale_y = small.shape[1] / region.shape[1], small.shape[0] / region.shape[0]
     new_centre = np.array([(centre[0] - x0) * scale_x, (centre[1] - y0) * scale_y])
     return small, new_centre, side * scale_x

@@ -56,8 +56,10 @@ class AgeGenderEstimator:
         expected_in, expected_out = (self.img_size, self.img_size, 3), [(MAX_AGE + 2,)]
         found_in, found_out = self._model.input_shape[1:], [shape[1:] for shape in self._model.output_shapes]
         if found_in != expected_in or found_out != expected_out:
-            raise ModelFileError(f"{path} takes {found_in} and gives {found_out}, but its manifest says "
-                                 f"{expected_in} and {expected_out}: the model and its manifest do not match")
+            raise ModelFileError(
+                f"{path} takes {found_in} and gives {found_out}, but its manifest says "
+                f"{expected_in} and {expected_out}: the model and its manifest do not match"
+            )
 
     def measured_file(self) -> Path | None:
         """The model's measured figures (``measured.json``), checked against the manifest; ``None``
@@ -74,7 +76,7 @@ class AgeGenderEstimator:
             raise ValueError(f"crops must be (N, {self.img_size}, {self.img_size}, 3), not {crops.shape}")
         if not len(crops):
             return Estimates(*(np.zeros(0) for _ in range(4)))
-        outputs = np.concatenate([self._run(crops[i:i + BATCH], flip) for i in range(0, len(crops), BATCH)])
+        outputs = np.concatenate([self._run(crops[i : i + BATCH], flip) for i in range(0, len(crops), BATCH)])
         age, low, high = age_from_distribution(outputs[:, :-1].astype(np.float64), self.interval_mass)
         return Estimates(age, low, high, outputs[:, -1].astype(np.float64))
 
@@ -83,4 +85,4 @@ class AgeGenderEstimator:
             return next(iter(self._model.run(batch.astype(np.float32)).values()))
         both = np.concatenate([batch, batch[:, :, ::-1]]).astype(np.float32)
         out = next(iter(self._model.run(both).values()))
-        return (out[: len(batch)] + out[len(batch):]) / 2
+        return (out[: len(batch)] + out[len(batch) :]) / 2

@@ -73,8 +73,9 @@ def open_photo(source: ImageSource, min_pixels: int | None = None) -> PendingPho
     many pixels is decoded at 1/2, 1/4 or 1/8 of its sides, keeping at least ``min_pixels``, and any
     other photo that large is shrunk by a whole factor once decoded (the decoded photo's ``scale``)."""
     if isinstance(source, np.ndarray):
-        return PendingPhoto(source.size // (source.shape[2] if source.ndim == 3 else 1),
-                            lambda: Photo(_array_to_rgb(source)))
+        return PendingPhoto(
+            source.size // (source.shape[2] if source.ndim == 3 else 1), lambda: Photo(_array_to_rgb(source))
+        )
     if isinstance(source, Image.Image):  # possibly lazily loaded: decoded under the same guard, never drafted
         return _pending(source, "the image", None)
     if isinstance(source, (bytes, bytearray)):

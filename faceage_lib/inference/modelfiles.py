@@ -32,16 +32,31 @@ SCHEMA_VERSION = 3
 REQUIRED = {
     "interval_mass": lambda v: isinstance(v, (int, float)) and 0 < v < 1,
     "gender_min_confidence": lambda v: isinstance(v, (int, float)) and 0.5 <= v <= 1,
-    "input": lambda v: isinstance(v, dict) and _is_crop_shape(v.get("shape")) and v.get("dtype") == "float32"
-    and v.get("range") == [0, 255],
-    "output": lambda v: isinstance(v, dict) and v.get("shape") == [None, MAX_AGE + 2]
-    and v.get("age_probs") == [0, MAX_AGE + 1] and v.get("p_female") == MAX_AGE + 1,
+    "input": lambda v: (
+        isinstance(v, dict)
+        and _is_crop_shape(v.get("shape"))
+        and v.get("dtype") == "float32"
+        and v.get("range") == [0, 255]
+    ),
+    "output": lambda v: (
+        isinstance(v, dict)
+        and v.get("shape") == [None, MAX_AGE + 2]
+        and v.get("age_probs") == [0, MAX_AGE + 1]
+        and v.get("p_female") == MAX_AGE + 1
+    ),
 }
 
 
 def _is_crop_shape(shape) -> bool:
-    return (isinstance(shape, list) and len(shape) == 4 and shape[0] is None and shape[3] == 3
-            and isinstance(shape[1], int) and shape[1] == shape[2] and shape[1] >= 8)
+    return (
+        isinstance(shape, list)
+        and len(shape) == 4
+        and shape[0] is None
+        and shape[3] == 3
+        and isinstance(shape[1], int)
+        and shape[1] == shape[2]
+        and shape[1] >= 8
+    )
 
 
 def sha256(path: Path) -> str:
@@ -56,8 +71,12 @@ def model_io(crop: CropSpec | int) -> dict:
     """The ``input`` and ``output`` entries of a manifest for a model on ``crop`` crops (an int: the size)."""
     crop = CropSpec(crop) if isinstance(crop, int) else crop
     return {
-        "input": {"shape": [None, crop.size, crop.size, 3], "dtype": "float32", "range": [0, 255],
-                  "crop": crop.to_manifest()},
+        "input": {
+            "shape": [None, crop.size, crop.size, 3],
+            "dtype": "float32",
+            "range": [0, 255],
+            "crop": crop.to_manifest(),
+        },
         "output": {"shape": [None, MAX_AGE + 2], "age_probs": [0, MAX_AGE + 1], "p_female": MAX_AGE + 1},
     }
 
@@ -68,7 +87,8 @@ def check_manifest(manifest: dict, where: Path) -> dict:
     if version != SCHEMA_VERSION:
         raise ModelFileError(
             f"{where} has manifest schema {version!r}; this faceage reads schema {SCHEMA_VERSION}. "
-            "Re-export the model with this version (`faceage train`), or install the faceage that made it.")
+            "Re-export the model with this version (`faceage train`), or install the faceage that made it."
+        )
     for key, valid in REQUIRED.items():
         if key not in manifest:
             raise ModelFileError(f"{where} lacks {key!r}: it is not a complete faceage model manifest")
@@ -122,6 +142,8 @@ def verified_file(folder: Path, manifest: dict, file: str, remedy: str = "reinst
     if not path.is_file():
         raise ModelFileError(f"{path} is missing (the manifest lists it); reinstall faceage or {remedy}")
     if sha256(path) != expected["sha256"]:
-        raise ModelFileError(f"{path} does not match its checksum in {MANIFEST}: the file is corrupt or was "
-                             f"replaced. Reinstall faceage, or {remedy}.")
+        raise ModelFileError(
+            f"{path} does not match its checksum in {MANIFEST}: the file is corrupt or was "
+            f"replaced. Reinstall faceage, or {remedy}."
+        )
     return path

@@ -90,6 +90,7 @@ class Analysis:
         faces = self.faces if faces is None else faces
         if self.scale == 1:
             return list(faces)
+
         def unscaled(face: FaceResult) -> FaceResult:
             x1, y1, x2, y2 = (round(v / self.scale) for v in face.box)
             return replace(face, box=(x1, y1, x2, y2))
@@ -111,9 +112,14 @@ class Predictor:
     ``num_threads``: CPU threads of each LiteRT model.
     """
 
-    def __init__(self, model_dir: str | os.PathLike | None = None, min_score: float = DETECTOR_MIN_SCORE,
-                 flip: bool = False, detector: str | FaceDetector = DEFAULT_DETECTOR,
-                 num_threads: int | None = None):
+    def __init__(
+        self,
+        model_dir: str | os.PathLike | None = None,
+        min_score: float = DETECTOR_MIN_SCORE,
+        flip: bool = False,
+        detector: str | FaceDetector = DEFAULT_DETECTOR,
+        num_threads: int | None = None,
+    ):
         check_min_score(min_score)
         self.estimator = AgeGenderEstimator(model_dir, num_threads)
         self.detector = get_detector(detector, num_threads)
@@ -180,11 +186,18 @@ class Predictor:
                 face = _scaled(face, photo.scale)
                 p_female = float(estimates.p_female[k])
                 gender, probability = decide_gender(p_female, self.estimator.gender_min_confidence)
-                per_photo.append(FaceResult(
-                    box=face.clipped_box(width, height), score=round(face.score, 4),
-                    age=round(float(estimates.age[k]), 1), age_low=float(estimates.age_low[k]),
-                    age_high=float(estimates.age_high[k]), gender=gender, gender_prob=round(probability, 4),
-                    p_female=round(p_female, 4)))
+                per_photo.append(
+                    FaceResult(
+                        box=face.clipped_box(width, height),
+                        score=round(face.score, 4),
+                        age=round(float(estimates.age[k]), 1),
+                        age_low=float(estimates.age_low[k]),
+                        age_high=float(estimates.age_high[k]),
+                        gender=gender,
+                        gender_prob=round(probability, 4),
+                        p_female=round(p_female, 4),
+                    )
+                )
                 k += 1
             results.append(per_photo)
         return results

@@ -68,8 +68,9 @@ def _load(model: str | os.PathLike | bytes, threads: int, name: str):
             interpreter = Interpreter(**source, num_threads=threads)
             interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
-        raise ModelFileError(f"{name} is not a model LiteRT can load ({exc}); reinstall faceage or "
-                             "re-export the model") from None
+        raise ModelFileError(
+            f"{name} is not a model LiteRT can load ({exc}); reinstall faceage or re-export the model"
+        ) from None
     return interpreter
 
 

@@ -47,8 +47,6 @@ class AugmentConfig:
     erase_side: tuple[float, float] = (0.1, 0.4)
 
 
-
-
 @keras.saving.register_keras_serializable("faceage")
 class Augment(keras.layers.Layer):
     """Randomly augment a batch of RGB crops, float32 in [0, 255]; identity at inference."""
@@ -101,9 +99,19 @@ class Augment(keras.layers.Layer):
         a00, a01, a10, a11 = cos * mirror, -sin, sin * mirror, cos
         centre = (size - 1.0) / 2.0
         px, py = centre + shift_x, centre + shift_y
-        transform = ops.stack([a00, a01, centre - a00 * px - a01 * py,
-                               a10, a11, centre - a10 * px - a11 * py,
-                               ops.zeros_like(angle), ops.zeros_like(angle)], axis=1)
+        transform = ops.stack(
+            [
+                a00,
+                a01,
+                centre - a00 * px - a01 * py,
+                a10,
+                a11,
+                centre - a10 * px - a11 * py,
+                ops.zeros_like(angle),
+                ops.zeros_like(angle),
+            ],
+            axis=1,
+        )
         return ops.image.affine_transform(x, transform, fill_mode="reflect")
 
     def light(self, x):

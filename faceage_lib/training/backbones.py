@@ -16,8 +16,10 @@ def compact_cnn(inputs, width: int = 32, pretrained: bool = False, bn_momentum: 
     from keras import layers
 
     if pretrained:
-        raise ValueError("the compact CNN has no pretrained weights: train it from scratch (--no-pretrained), "
-                         "or start from a model of yours with --init-from")
+        raise ValueError(
+            "the compact CNN has no pretrained weights: train it from scratch (--no-pretrained), "
+            "or start from a model of yours with --init-from"
+        )
     x = layers.Rescaling(1 / 255.0)(inputs)
     for stage, filters in enumerate((width, width * 2, width * 4, width * 8)):
         for conv in range(COMPACT_CONVS[stage]):
@@ -32,11 +34,13 @@ def compact_cnn(inputs, width: int = 32, pretrained: bool = False, bn_momentum: 
 def _application(name: str) -> Callable:
     """A keras.applications model (ImageNet weights when pretrained; ``width`` and ``bn_momentum`` are
     theirs, not ours); they rescale [0, 255] inputs themselves."""
+
     def build(inputs, width: int = 32, pretrained: bool = False, bn_momentum: float = 0.9):
         import keras
 
-        base = getattr(keras.applications, name)(input_tensor=inputs, include_top=False,
-                                                 weights="imagenet" if pretrained else None, pooling="avg")
+        base = getattr(keras.applications, name)(
+            input_tensor=inputs, include_top=False, weights="imagenet" if pretrained else None, pooling="avg"
+        )
         return base.output
 
     build.__doc__ = f"keras.applications.{name} without its top, average-pooled."

@@ -34,8 +34,7 @@ def calibrate_interval_mass(probs: np.ndarray, ages: np.ndarray, coverage: float
     return 0.999
 
 
-def gender_min_confidence(p_female: np.ndarray, genders: np.ndarray,
-                          target: float = GENDER_TARGET_ACCURACY) -> float:
+def gender_min_confidence(p_female: np.ndarray, genders: np.ndarray, target: float = GENDER_TARGET_ACCURACY) -> float:
     """The lowest confidence max(p, 1 - p) above which predicted genders are right ``target`` of the time."""
     p_female = np.asarray(p_female, np.float64)
     confidence = np.maximum(p_female, 1 - p_female)
@@ -63,10 +62,17 @@ def calibrate(core, val_rows: pd.DataFrame, crop: CropSpec, progress: bool = Fal
     threshold = gender_min_confidence(p_female, val_rows["gender"][known].to_numpy(int))
     confidence = np.maximum(p_female, 1 - p_female)
     sources = val_rows["source"].value_counts().to_dict() if "source" in val_rows else {}
-    return {"interval_mass": mass, "gender_min_confidence": threshold,
-            "calibration": {"val_images": len(val_rows), "val_images_per_source": sources,
-                            "gender_val_images": int(known.sum()), "corruptions": list(CORRUPTIONS),
-                            "gender_uncertain_share_val": round(float(np.mean(confidence < threshold)), 4)}}
+    return {
+        "interval_mass": mass,
+        "gender_min_confidence": threshold,
+        "calibration": {
+            "val_images": len(val_rows),
+            "val_images_per_source": sources,
+            "gender_val_images": int(known.sum()),
+            "corruptions": list(CORRUPTIONS),
+            "gender_uncertain_share_val": round(float(np.mean(confidence < threshold)), 4),
+        },
+    }
 
 
 def _crops_of(rows: pd.DataFrame, crop: CropSpec, progress: bool, corruption: str | None = None) -> np.ndarray:

@@ -21,16 +21,25 @@ class TrainConfig:
     """Everything that shapes a training run; each field is a ``faceage train`` option."""
 
     img_size: int = _option(64, "side of the square face crop the model sees, in pixels")
-    crop_scale: float = _option(1.0, "side of the crop relative to the detector's face box (recorded in the "
-                                     "model's manifest: inference cuts the same crop)")
+    crop_scale: float = _option(
+        1.0,
+        "side of the crop relative to the detector's face box (recorded in the "
+        "model's manifest: inference cuts the same crop)",
+    )
     backbone: str = _option("compact", "the network under the age and gender heads", choices=tuple(BACKBONES))
     pretrained: bool = _option(False, "start from ImageNet weights (keras.applications backbones only)")
-    init_from: str | None = _option(None, "start from the weights of this model.keras (same backbone and size; "
-                                          "default: random weights), e.g. to fine-tune the shipped model on more data")
+    init_from: str | None = _option(
+        None,
+        "start from the weights of this model.keras (same backbone and size; "
+        "default: random weights), e.g. to fine-tune the shipped model on more data",
+    )
     width: int = _option(32, "filters in the first stage of the compact CNN")
     dropout: float = _option(0.25, "dropout before and after the shared dense layer")
-    bn_momentum: float = _option(0.9, "momentum of the compact CNN's batch-norm statistics (Keras' 0.99 needs "
-                                      "hundreds of steps to settle: a short run would validate on its start values)")
+    bn_momentum: float = _option(
+        0.9,
+        "momentum of the compact CNN's batch-norm statistics (Keras' 0.99 needs "
+        "hundreds of steps to settle: a short run would validate on its start values)",
+    )
     epochs: int = _option(120, "passes over the train split")
     batch_size: int = _option(256, "crops per training step")
     learning_rate: float = _option(2e-3, "peak of the one-cycle learning rate")
@@ -42,10 +51,13 @@ class TrainConfig:
     label_sigma: float = _option(2.0, "years: spread of the Gaussian label distribution around the true age")
     age_l1_weight: float = _option(0.1, "weight of the L1 loss on the expected age (the distribution's KL loss: 1)")
     gender_weight: float = _option(1.0, "weight of the gender loss (rows without a gender label add none)")
-    age_balance: float = _option(0.0, "weigh each crop by (share of its 5-year age band) ** -age_balance: 0 none, "
-                                      "1 every band counts the same")
-    photo_weight: float = _option(1.0, "weight of a crop from a dataset of whole photos with real ages (e.g. "
-                                       "APPA-REAL), against 1 for a UTKFace chip")
+    age_balance: float = _option(
+        0.0, "weigh each crop by (share of its 5-year age band) ** -age_balance: 0 none, 1 every band counts the same"
+    )
+    photo_weight: float = _option(
+        1.0,
+        "weight of a crop from a dataset of whole photos with real ages (e.g. APPA-REAL), against 1 for a UTKFace chip",
+    )
     ema_decay: float = _option(0.999, "decay of the weight average that is validated and exported")
     ema_warmup: int = _option(10, "the average's decay at step t is min(ema_decay, (1 + t) / (ema_warmup + t))")
     val_batch_size: int = _option(512, "crops per step when validating")

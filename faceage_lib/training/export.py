@@ -39,8 +39,9 @@ def export_run(run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os.Pa
 
     run = Path(run_dir)
     if not (run / "best.keras").is_file():
-        raise DatasetError(f"{run} holds no best.keras: it is not a training run's folder (or the run never "
-                           "finished an epoch)")
+        raise DatasetError(
+            f"{run} holds no best.keras: it is not a training run's folder (or the run never finished an epoch)"
+        )
     config = TrainConfig(**json.loads((run / "config.json").read_text()))
     datasets = load_datasets(data_dirs, work_dir)
     _, val_rows = run_rows(datasets, config)
@@ -66,8 +67,15 @@ def export_best(out_dir: str | os.PathLike, val_rows, training: dict, crop: Crop
     return out
 
 
-def export_model(model, out_dir: str | Path, interval_mass: float, gender_min_confidence: float = 0.5,
-                 training: dict | None = None, calibration: dict | None = None, crop: CropSpec | None = None) -> Path:
+def export_model(
+    model,
+    out_dir: str | Path,
+    interval_mass: float,
+    gender_min_confidence: float = 0.5,
+    training: dict | None = None,
+    calibration: dict | None = None,
+    crop: CropSpec | None = None,
+) -> Path:
     """Write the Keras model (without optimizer state), its LiteRT conversion and the manifest, which
     records the ``crop`` the model takes (default: the standard crop at the model's input size)."""
     from .backend import keras
@@ -125,11 +133,14 @@ def tflite_from_keras_file(path: Path) -> bytes:
     if keras.backend.backend() == "tensorflow":
         return _convert(path)
     if importlib.util.find_spec("tensorflow") is None:
-        raise ModelFileError(f"{path} is saved, but writing model.tflite needs TensorFlow, which is not installed "
-                             f"here: run `faceage export --run {path.parent}` where it is (pip install tensorflow)")
+        raise ModelFileError(
+            f"{path} is saved, but writing model.tflite needs TensorFlow, which is not installed "
+            f"here: run `faceage export --run {path.parent}` where it is (pip install tensorflow)"
+        )
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
-    code = ("import sys; from faceage_lib.training.export import _convert; "
-            "sys.stdout.buffer.write(_convert(sys.argv[1]))")
+    code = (
+        "import sys; from faceage_lib.training.export import _convert; sys.stdout.buffer.write(_convert(sys.argv[1]))"
+    )
     result = subprocess.run([sys.executable, "-c", code, str(path)], env=env, capture_output=True)
     if result.returncode != 0:
         raise ModelFileError(f"converting {path} to .tflite failed: {result.stderr.decode(errors='replace')[-2000:]}")
@@ -151,8 +162,10 @@ def check_same_outputs(model, tflite_path: Path, count: int = 8) -> float:
     got = next(iter(TFLiteModel(tflite_path).run(crops).values()))
     difference = float(np.max(np.abs(got - expected)))
     if difference > SAME_OUTPUTS_ATOL:
-        raise ModelFileError(f"{tflite_path} differs from the Keras model by {difference:.2g} (allowed "
-                             f"{SAME_OUTPUTS_ATOL:g}): the conversion is wrong")
+        raise ModelFileError(
+            f"{tflite_path} differs from the Keras model by {difference:.2g} (allowed "
+            f"{SAME_OUTPUTS_ATOL:g}): the conversion is wrong"
+        )
     return difference
 
 

@@ -32,8 +32,13 @@ from .config import TrainConfig
 DataDirs = Sequence[str | os.PathLike | None] | str | os.PathLike | None
 
 
-def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig = TrainConfig(),
-          work_dir: str | os.PathLike | None = None, verbose: int | str = "auto") -> Path:
+def train(
+    data_dirs: DataDirs,
+    out_dir: str | os.PathLike,
+    config: TrainConfig = TrainConfig(),
+    work_dir: str | os.PathLike | None = None,
+    verbose: int | str = "auto",
+) -> Path:
     """Train, keep the best weight average on val, calibrate on val, export. Returns ``out_dir``."""
     from .augment import Augment
     from .export import export_best
@@ -61,8 +66,12 @@ def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig =
     steps = config.epochs * int(np.ceil(len(train_rows) / config.batch_size))
     warmup = int(steps * config.warmup)
     schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate * config.warmup_start, decay_steps=max(1, steps - warmup),
-        warmup_target=config.learning_rate, warmup_steps=warmup, alpha=config.final_lr)
+        config.learning_rate * config.warmup_start,
+        decay_steps=max(1, steps - warmup),
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+        alpha=config.final_lr,
+    )
     compile_model(model, schedule, config)
 
     resuming = (out / "backup").is_dir()  # BackupAndRestore deletes it when a run completes
@@ -77,14 +86,32 @@ def train(data_dirs: DataDirs, out_dir: str | os.PathLike, config: TrainConfig =
         keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
     ]
     started = time.time()
-    model.fit(train_x, targets(train_rows), sample_weight=crop_weights(train_rows, datasets, config),
-              batch_size=config.batch_size, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
+    model.fit(
+        train_x,
+        targets(train_rows),
+        sample_weight=crop_weights(train_rows, datasets, config),
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
     seconds = time.time() - started
 
-    training = {"seconds_this_run": round(seconds), "train_images": len(train_rows), "val_images": len(val_rows),
-                "datasets": {d.name: {"train": int((train_rows["source"] == d.name).sum()),
-                                      "val": int((val_rows["source"] == d.name).sum())} for d in datasets},
-                "best_epoch": average.best_epoch, "backend": keras.backend.backend(), **asdict(config)}
+    training = {
+        "seconds_this_run": round(seconds),
+        "train_images": len(train_rows),
+        "val_images": len(val_rows),
+        "datasets": {
+            d.name: {
+                "train": int((train_rows["source"] == d.name).sum()),
+                "val": int((val_rows["source"] == d.name).sum()),
+            }
+            for d in datasets
+        },
+        "best_epoch": average.best_epoch,
+        "backend": keras.backend.backend(),
+        **asdict(config),
+    }
     return export_best(out, val_rows, training, config.crop())
 
 
@@ -111,8 +138,9 @@ def targets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
     return {"age_probs": ages, "age": ages, "gender": genders}
 
 
-def crop_weights(rows: pd.DataFrame, datasets: Sequence[Dataset], config: TrainConfig,
-                 band: int = 5) -> np.ndarray | None:
+def crop_weights(
+    rows: pd.DataFrame, datasets: Sequence[Dataset], config: TrainConfig, band: int = 5
+) -> np.ndarray | None:
     """Per-crop weights, mean 1: ``photo_weight`` for crops of datasets of whole photos, times
     ``share of the crop's age band ** -age_balance``; ``None`` when both leave every crop at 1."""
     photos = {dataset.name for dataset in datasets if not dataset.chips}
@@ -136,8 +164,9 @@ class WeightAverage(keras.callbacks.Callback):
     checkpointed to ``state`` for resuming.
     """
 
-    def __init__(self, core: keras.Model, config: TrainConfig, val_x: np.ndarray, val_rows: pd.DataFrame,
-                 best: Path, state: Path):
+    def __init__(
+        self, core: keras.Model, config: TrainConfig, val_x: np.ndarray, val_rows: pd.DataFrame, best: Path, state: Path
+    ):
         super().__init__()
         self.core, self.config = core, config
         self.val_x, self.val_rows = val_x, val_rows
@@ -151,8 +180,11 @@ class WeightAverage(keras.callbacks.Callback):
         if self.state.is_file():  # resuming: BackupAndRestore has restored the model itself
             with np.load(self.state) as stored:
                 self.average = [stored[f"w{i}"] for i in range(len(self.average))]
-                self.updates, self.best_mae, self.best_epoch = int(stored["updates"]), float(stored["best_mae"]), \
-                    int(stored["best_epoch"])
+                self.updates, self.best_mae, self.best_epoch = (
+                    int(stored["updates"]),
+                    float(stored["best_mae"]),
+                    int(stored["best_epoch"]),
+                )
 
     def on_train_batch_end(self, batch, logs=None):
         self.updates += 1
@@ -189,5 +221,10 @@ class WeightAverage(keras.callbacks.Callback):
             self.core.save(self.best)
             self.core.set_weights(current)
         self.state.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(self.state, updates=self.updates, best_mae=self.best_mae, best_epoch=self.best_epoch,
-                 **{f"w{i}": w for i, w in enumerate(self.average)})
+        np.savez(
+            self.state,
+            updates=self.updates,
+            best_mae=self.best_mae,
+            best_epoch=self.best_epoch,
+            **{f"w{i}": w for i, w in enumerate(self.average)},
+        )

@@ -20,8 +20,14 @@ AGE_BINS = MAX_AGE + 1  # ages 0..116
 UNKNOWN_GENDER = -1.0
 
 
-def build_model(img_size: int = 64, backbone: str = "compact", pretrained: bool = False,
-                width: int = 32, dropout: float = 0.25, bn_momentum: float = 0.9) -> keras.Model:
+def build_model(
+    img_size: int = 64,
+    backbone: str = "compact",
+    pretrained: bool = False,
+    width: int = 32,
+    dropout: float = 0.25,
+    bn_momentum: float = 0.9,
+) -> keras.Model:
     """Inputs: RGB crops as float32 in [0, 255]. Outputs: ``age_probs``, ``age``, ``gender``."""
     if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
@@ -38,13 +44,16 @@ def build_model(img_size: int = 64, backbone: str = "compact", pretrained: bool 
 
 def build_from_config(config: TrainConfig) -> keras.Model:
     """The model a run of ``config`` trains, with the weights of ``config.init_from`` if it names one."""
-    model = build_model(config.img_size, config.backbone, config.pretrained, config.width, config.dropout,
-                        config.bn_momentum)
+    model = build_model(
+        config.img_size, config.backbone, config.pretrained, config.width, config.dropout, config.bn_momentum
+    )
     if config.init_from:
         start = load_keras_model(config.init_from)
         if [w.shape for w in start.weights] != [w.shape for w in model.weights]:
-            raise ValueError(f"{config.init_from} is not a {config.backbone} model of {config.img_size} px "
-                             f"(width {config.width}): its weights do not fit")
+            raise ValueError(
+                f"{config.init_from} is not a {config.backbone} model of {config.img_size} px "
+                f"(width {config.width}): its weights do not fit"
+            )
         model.set_weights(start.get_weights())
     return model
 
@@ -127,8 +136,7 @@ def compile_model(model: keras.Model, learning_rate, config: TrainConfig | None 
     config = config or TrainConfig()
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay, clipnorm=config.clip_norm),
-        loss={"age_probs": AgeDistributionLoss(config.label_sigma), "age": "mae",
-              "gender": masked_binary_crossentropy},
+        loss={"age_probs": AgeDistributionLoss(config.label_sigma), "age": "mae", "gender": masked_binary_crossentropy},
         loss_weights={"age_probs": 1.0, "age": config.age_l1_weight, "gender": config.gender_weight},
         metrics={"age": ["mae"], "gender": [KnownGenderAccuracy()]},
         jit_compile="auto",  # XLA where the backend supports every layer (JAX); TensorFlow falls back

@@ -21,10 +21,19 @@ import pytest
 from PIL import Image
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 # a fake camera (a moving test pattern), allowed without asking: for the live view
-                 "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # a fake camera (a moving test pattern), allowed without asking: for the live view
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 TIMEOUT_MS = 60_000
 
 pytestmark = pytest.mark.browser
@@ -72,8 +81,12 @@ def test_upload_astronaut_shows_one_face(server, browser, tmp_path):
 
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     offsite = []
-    page.on("request", lambda request: None if request.url.startswith(url) or request.url.startswith("data:")
-            else offsite.append(request.url))
+    page.on(
+        "request",
+        lambda request: (
+            None if request.url.startswith(url) or request.url.startswith("data:") else offsite.append(request.url)
+        ),
+    )
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
@@ -92,8 +105,11 @@ def test_upload_astronaut_shows_one_face(server, browser, tmp_path):
     expect(page.locator("#faceage-table [data-testid=cell-0-0]")).to_have_text("1")
     expect(page.locator("#faceage-table [data-testid=cell-0-3]")).to_have_text(re.compile(r"^\s*(female|male)\s*$"))
     expect(page.locator("#faceage-table [data-testid=cell-0-2]")).to_have_text(re.compile(r"^\s*\d+-\d+\s*$"))
-    page.wait_for_function("() => { const i = document.querySelector('#faceage-result img');"
-                           " return i && i.complete && i.naturalWidth > 0; }", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#faceage-result img');"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=TIMEOUT_MS,
+    )
     desktop = save_screenshot(page, tmp_path, "desktop")
     assert desktop.stat().st_size > 20_000
 
@@ -128,8 +144,9 @@ def test_upload_astronaut_shows_one_face(server, browser, tmp_path):
     assert not offsite, f"the page fetched from other sites: {offsite}"
 
 
-IMAGE_LOADED = ("() => { const i = document.querySelector('#faceage-result img');"
-                " return i && i.complete && i.naturalWidth > 0; }")
+IMAGE_LOADED = (
+    "() => { const i = document.querySelector('#faceage-result img'); return i && i.complete && i.naturalWidth > 0; }"
+)
 
 
 #: Whole on the screen, to within a pixel (scrolling an element to the top can leave it a fraction above).
@@ -205,8 +222,10 @@ def test_title_font_and_source_labels(server, browser):
     for name, word in (("Upload file", "Upload"), ("Capture from camera", "Webcam"), ("Paste from clipboard", "Paste")):
         button = page.locator(f"#faceage-photo .source-selection button[aria-label='{name}']")
         assert button.evaluate("b => getComputedStyle(b, '::after').content") == f'"{word}"'
-        assert button.evaluate("b => b.getBoundingClientRect().width > 40 && b.getBoundingClientRect().bottom"
-                               " <= b.parentElement.getBoundingClientRect().bottom + 1")  # the word shows whole
+        assert button.evaluate(
+            "b => b.getBoundingClientRect().width > 40 && b.getBoundingClientRect().bottom"
+            " <= b.parentElement.getBoundingClientRect().bottom + 1"
+        )  # the word shows whole
     page.close()
 
 
@@ -220,8 +239,10 @@ def test_live_webcam_gets_annotated_frames(server, browser):
     page.get_by_role("tab", name="Live webcam").click()
     page.get_by_text("Click to Access Webcam").click()
     page.locator("#faceage-camera button", has_text="Record").click(timeout=TIMEOUT_MS)
-    frame = ("() => { const i = document.querySelector('#faceage-live img');"
-             " return i && i.complete && i.naturalWidth > 0 && i.src; }")
+    frame = (
+        "() => { const i = document.querySelector('#faceage-live img');"
+        " return i && i.complete && i.naturalWidth > 0 && i.src; }"
+    )
     first = page.wait_for_function(frame, timeout=TIMEOUT_MS).json_value()
     assert first.startswith("data:image/jpeg;base64,")  # inline: no file per frame on the server
     page.wait_for_function(f"() => ({frame})() !== {first!r}", timeout=TIMEOUT_MS)  # a stream, not one frame
@@ -268,8 +289,11 @@ def test_phone_live_view_is_in_sight(server, browser):
     page.get_by_role("tab", name="Live webcam").click()
     page.get_by_text("Click to Access Webcam").click()
     page.locator("#faceage-camera button", has_text="Record").click(timeout=TIMEOUT_MS)
-    page.wait_for_function("() => { const i = document.querySelector('#faceage-live img');"
-                           " return i && i.complete && i.naturalWidth > 0; }", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#faceage-live img');"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=TIMEOUT_MS,
+    )
     page.wait_for_function(IN_VIEW, arg="#faceage-live img", timeout=TIMEOUT_MS)
     assert_fits_a_phone(page)
     page.close()
@@ -286,7 +310,7 @@ def test_phone_video(server, browser, tmp_path):
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 10, (320, 240))
     for index in range(10):
         frame = np.full((240, 320, 3), 80, np.uint8)
-        frame[40:190, 60 + index:210 + index] = head
+        frame[40:190, 60 + index : 210 + index] = head
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)

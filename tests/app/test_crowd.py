@@ -29,6 +29,7 @@ def make_zip(tmp_path):
             for member, data in members.items():
                 archive.writestr(member, data)
         return path
+
     return make
 
 
@@ -39,19 +40,31 @@ def face_rows(result) -> list[list]:
 def test_photos_and_a_zip_give_one_row_per_face_and_a_note_per_bad_file(predictor, astronaut, make_zip, tmp_path):
     single = tmp_path / "astronaut.jpg"
     single.write_bytes(jpeg(astronaut))
-    archive = make_zip({"a/astronaut.jpg": jpeg(astronaut), "notes.txt": b"hello", "broken.jpg": b"not a jpeg",
-                        "blank.png": jpeg(astronaut[:60, :60] * 0), "__MACOSX/a/._astronaut.jpg": b"fork",
-                        "../../evil.jpg": jpeg(astronaut)})
+    archive = make_zip(
+        {
+            "a/astronaut.jpg": jpeg(astronaut),
+            "notes.txt": b"hello",
+            "broken.jpg": b"not a jpeg",
+            "blank.png": jpeg(astronaut[:60, :60] * 0),
+            "__MACOSX/a/._astronaut.jpg": b"fork",
+            "../../evil.jpg": jpeg(astronaut),
+        }
+    )
     seen = []
-    result = analyze_crowd(predictor, [single, archive], max_file_size=25 * MB,
-                           progress=lambda number, name: seen.append((number, name)))
+    result = analyze_crowd(
+        predictor, [single, archive], max_file_size=25 * MB, progress=lambda number, name: seen.append((number, name))
+    )
     notes = {row[0]: row[-1] for row in result.rows if row[-1]}
     assert seen[:2] == [(1, "astronaut.jpg"), (2, "photos.zip/a/astronaut.jpg")] and len(seen) == 6  # per file
     assert [caption.split(": ")[0] for _, caption in result.crops] == [  # a crop per face, named as its row
-        f"{row[0]}, face {row[1]}" for row in face_rows(result)]
+        f"{row[0]}, face {row[1]}" for row in face_rows(result)
+    ]
     assert all(crop.shape == (crowd.GALLERY_SIDE, crowd.GALLERY_SIDE, 3) for crop, _ in result.crops)
-    assert [row[0] for row in face_rows(result)] == ["astronaut.jpg", "photos.zip/a/astronaut.jpg",
-                                                    "photos.zip/../../evil.jpg"]
+    assert [row[0] for row in face_rows(result)] == [
+        "astronaut.jpg",
+        "photos.zip/a/astronaut.jpg",
+        "photos.zip/../../evil.jpg",
+    ]
     assert notes["photos.zip/notes.txt"] == "skipped: not an image file (.txt)"
     assert notes["photos.zip/broken.jpg"].startswith("not read:")
     assert notes["photos.zip/blank.png"] == "no face found"
@@ -79,7 +92,7 @@ def test_a_member_larger_than_it_says_is_not_read(make_zip):
     path = make_zip({"a.jpg": b"x" * 1000})
     data = bytearray(path.read_bytes())
     header = data.rfind(b"PK\x01\x02")  # the central directory's record: claim 10 bytes, not 1000
-    data[header + 24:header + 28] = (10).to_bytes(4, "little")
+    data[header + 24 : header + 28] = (10).to_bytes(4, "little")
     path.write_bytes(bytes(data))
     (photo,) = read_photos([path], max_file_size=MB)
     assert photo.data is None and "damaged" in photo.problem

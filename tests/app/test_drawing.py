@@ -11,8 +11,16 @@ from faceage_lib.inference.predictor import FaceResult
 
 
 def face(box, age: float = 34.4) -> FaceResult:
-    return FaceResult(box=tuple(box), score=0.9, age=age, age_low=age - 5, age_high=age + 7, gender="female",
-                      gender_prob=0.87, p_female=0.87)
+    return FaceResult(
+        box=tuple(box),
+        score=0.9,
+        age=age,
+        age_low=age - 5,
+        age_high=age + 7,
+        gender="female",
+        gender_prob=0.87,
+        p_female=0.87,
+    )
 
 
 def grid(width: int, height: int, across: int, down: int, side: int, rng: np.random.Generator) -> list[FaceResult]:
@@ -75,5 +83,5 @@ def test_a_face_with_no_room_gets_its_number_and_the_drawing_follows_the_layout(
     assert all(plan.labels)
     drawn = draw_faces(image, faces)
     for i, (text, (x1, y1, x2, y2)) in enumerate(plan.labels):
-        inside = drawn[y1 + 1:y2 - 1, x1 + 1:x2 - 1].astype(int)
+        inside = drawn[y1 + 1 : y2 - 1, x1 + 1 : x2 - 1].astype(int)
         assert (np.abs(inside - PALETTE[i % len(PALETTE)]).max(axis=2) <= 2).mean() > 0.3, text

@@ -41,10 +41,14 @@ def _request(host: str, forwarded: str = ""):
 
 
 def _queue(waiting: dict[str, list], running: list):
-    lanes = {name: SimpleNamespace(queue=[SimpleNamespace(request=_request(h)) for h in hosts])
-             for name, hosts in waiting.items()}
-    return SimpleNamespace(event_queue_per_concurrency_id=lanes,
-                           active_jobs=[[SimpleNamespace(request=_request(h))] for h in running] + [None])
+    lanes = {
+        name: SimpleNamespace(queue=[SimpleNamespace(request=_request(h)) for h in hosts])
+        for name, hosts in waiting.items()
+    }
+    return SimpleNamespace(
+        event_queue_per_concurrency_id=lanes,
+        active_jobs=[[SimpleNamespace(request=_request(h))] for h in running] + [None],
+    )
 
 
 def test_a_full_lane_refuses_only_its_own_work():
@@ -159,8 +163,12 @@ def test_archives_are_not_opened_past_the_file_limit(tmp_path, monkeypatch):
 
 
 def test_the_csv_numbers_faces_as_whole_numbers():
-    result = crowd.CrowdResult(rows=[["a.jpg", 1, "0 0 1 1", "30", "25-35", "male", "90%", ""],
-                                     ["b.jpg", None, "", "", "", "", "", "no face found"]])
+    result = crowd.CrowdResult(
+        rows=[
+            ["a.jpg", 1, "0 0 1 1", "30", "25-35", "male", "90%", ""],
+            ["b.jpg", None, "", "", "", "", "", "no face found"],
+        ]
+    )
     lines = crowd.to_csv(result.table()).splitlines()
     assert lines[1].startswith("a.jpg,1,") and lines[2].startswith("b.jpg,,")
 

@@ -56,7 +56,7 @@ def test_astronaut_one_face_boxed(predictor, astronaut):
     face = predictor.predict(astronaut)[0]
     x1, y1, x2, y2 = face.box
     # the box is drawn in the first palette colour along the face's left edge ...
-    edge = annotated[y1 + 5:y2 - 5, x1].astype(int)
+    edge = annotated[y1 + 5 : y2 - 5, x1].astype(int)
     assert np.abs(edge - PALETTE[0]).max() <= 2
     # ... and the picture away from the box and label is untouched
     np.testing.assert_array_equal(annotated[400:, :100], astronaut[400:, :100])
@@ -64,8 +64,12 @@ def test_astronaut_one_face_boxed(predictor, astronaut):
 
 @pytest.mark.parametrize("source", ["array", "jpeg bytes", "file", "pil"])
 def test_every_input_kind(predictor, astronaut, photo_files, source):
-    image = {"array": astronaut, "jpeg bytes": jpeg_bytes(astronaut), "file": str(photo_files["astronaut"]),
-             "pil": Image.fromarray(astronaut)}[source]
+    image = {
+        "array": astronaut,
+        "jpeg bytes": jpeg_bytes(astronaut),
+        "file": str(photo_files["astronaut"]),
+        "pil": Image.fromarray(astronaut),
+    }[source]
     annotated, rows, _ = analyze_photo(predictor, image)
     assert annotated is not None and len(rows) == 1
 
@@ -78,11 +82,14 @@ def test_no_face(predictor, blank):
     assert annotated is not None  # the photo itself, to show what was looked at
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"this is not a photo", "not an image"),
-    (b"", "not an image"),
-    ("truncated", "truncated"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"this is not a photo", "not an image"),
+        (b"", "not an image"),
+        ("truncated", "truncated"),
+    ],
+)
 def test_bad_files_give_a_message_not_an_exception(predictor, astronaut, data, reason):
     if data == "truncated":
         whole = jpeg_bytes(astronaut)
@@ -106,8 +113,16 @@ def test_missing_and_bad_files_by_path(predictor, photo_files, tmp_path):
 
 
 def fake_face(box, age=34.2, low=29, high=41, gender="female", prob=0.87) -> FaceResult:
-    return FaceResult(box=box, score=0.9, age=age, age_low=low, age_high=high, gender=gender, gender_prob=prob,
-                      p_female=prob if gender == "female" else 1 - prob)
+    return FaceResult(
+        box=box,
+        score=0.9,
+        age=age,
+        age_low=low,
+        age_high=high,
+        gender=gender,
+        gender_prob=prob,
+        p_female=prob if gender == "female" else 1 - prob,
+    )
 
 
 def test_table_rows():
@@ -116,8 +131,16 @@ def test_table_rows():
 
 
 def test_an_uncertain_gender_reads_well():
-    unsure = FaceResult(box=(0, 0, 10, 10), score=0.9, age=4.2, age_low=2, age_high=7, gender="uncertain",
-                        gender_prob=0.58, p_female=0.58)
+    unsure = FaceResult(
+        box=(0, 0, 10, 10),
+        score=0.9,
+        age=4.2,
+        age_low=2,
+        age_high=7,
+        gender="uncertain",
+        gender_prob=0.58,
+        p_female=0.58,
+    )
     assert unsure.label == "F? 4 (2-7)"
     assert table_rows([unsure]) == [[1, "4", "2-7", "uncertain", "58% F"]]  # the probability says of what
     assert fake_face((0, 0, 10, 10), gender="male", prob=0.9).label == "M 34 (29-41)"
@@ -127,8 +150,7 @@ def test_faces_are_numbered_in_reading_order():
     top_left, bottom_left = fake_face((0, 0, 100, 100)), fake_face((0, 200, 100, 300))
     top_right, bottom_right = fake_face((205, 10, 305, 110)), fake_face((200, 195, 300, 295))
     faces = [top_left, bottom_left, bottom_right, top_right]  # left to right, as the detector may give them
-    assert [faces[i] for i in reading_order([f.box for f in faces])] == [top_left, top_right, bottom_left,
-                                                                         bottom_right]
+    assert [faces[i] for i in reading_order([f.box for f in faces])] == [top_left, top_right, bottom_left, bottom_right]
     assert reading_order([]) == []
 
 
@@ -151,10 +173,12 @@ def measured_json(path, groups: dict, model_sha256: str = "abc") -> Path:
 
 
 def test_intro_figures_come_from_the_measured_file(tmp_path):
-    groups = {"0-2": {"n": 320, "age_mae": 1.23, "gender_accuracy": 0.59},
-              "30-39": {"n": 895, "age_mae": 5.7, "gender_accuracy": 0.97},
-              "60-69": {"n": 259, "age_mae": 8.19, "gender_accuracy": 0.96},
-              "80+": {"n": 12, "age_mae": 30.0, "gender_accuracy": 0.1}}  # too few images: left out
+    groups = {
+        "0-2": {"n": 320, "age_mae": 1.23, "gender_accuracy": 0.59},
+        "30-39": {"n": 895, "age_mae": 5.7, "gender_accuracy": 0.97},
+        "60-69": {"n": 259, "age_mae": 8.19, "gender_accuracy": 0.96},
+        "80+": {"n": 12, "age_mae": 30.0, "gender_accuracy": 0.1},
+    }  # too few images: left out
     text = texts.intro("abc", measured_json(tmp_path / "measured.json", groups))
     assert "off by 1.2 years on average for ages 0-2 and by 8.2 for ages 60-69" in text
     assert "right 59% of the time for ages 0-2 and 97% for ages 30-39" in text
@@ -163,9 +187,16 @@ def test_intro_figures_come_from_the_measured_file(tmp_path):
     assert "off by" not in other_model  # figures of another model are not shown
 
 
-@pytest.mark.parametrize("content", ["not listed", None, "not json", json.dumps({"model_sha256": "abc"}),
-                                     json.dumps({"model_sha256": "abc", "by_age_group": {
-                                         "0-2": {"n": 40, "age_mae": "x"}}})])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not listed",
+        None,
+        "not json",
+        json.dumps({"model_sha256": "abc"}),
+        json.dumps({"model_sha256": "abc", "by_age_group": {"0-2": {"n": 40, "age_mae": "x"}}}),
+    ],
+)
 def test_intro_says_nothing_numeric_without_the_figures(tmp_path, content):
     """No figures: the manifest lists no measured file, the file is missing, or it is not as expected."""
     path = tmp_path / "measured.json"
@@ -224,8 +255,18 @@ def test_feedback_on_an_uncertain_face_stores_no_gender(tmp_path, analysed):
     """Shown "uncertain, 53% M" and sent with the gender "not given": stored as uncertain, with no
     gender label (the model's coin flip never becomes one)."""
     faces, crops = analysed
-    unsure = [FaceResult(box=faces[0].box, score=0.9, age=27.0, age_low=22, age_high=33, gender="uncertain",
-                         gender_prob=0.53, p_female=0.47)]
+    unsure = [
+        FaceResult(
+            box=faces[0].box,
+            score=0.9,
+            age=27.0,
+            age_low=22,
+            age_high=33,
+            gender="uncertain",
+            gender_prob=0.53,
+            p_female=0.47,
+        )
+    ]
     store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
     assert save_feedback(store, unsure, crops, 1, 27, "not given", True)[0]
     (saved,) = store.entries()
@@ -371,8 +412,9 @@ def test_app_analyze(server, photo_files):
     from gradio_client import handle_file
 
     url, _ = server
-    annotated, table, message, dropdown, _ = client(url).predict(handle_file(str(photo_files["astronaut"])),
-                                                                 api_name="/analyze")
+    annotated, table, message, dropdown, _ = client(url).predict(
+        handle_file(str(photo_files["astronaut"])), api_name="/analyze"
+    )
     assert len(table["data"]) == 1 and table["headers"][:2] == ["Face", "Age"]
     assert "1 face" in message
     assert annotated is not None and dropdown["value"] == 1
@@ -406,8 +448,9 @@ def test_app_50_concurrent_predictions(server, photo_files, monkeypatch):
     monkeypatch.setenv("FACEAGE_TRUST_FORWARDED", "1")
     apps = [client(url, f"10.0.0.{i}") for i in range(10)]
     names = ["astronaut" if i % 5 else "cat" for i in range(50)]
-    jobs = [apps[i % 10].submit(handle_file(str(photo_files[name])), api_name="/analyze")
-            for i, name in enumerate(names)]
+    jobs = [
+        apps[i % 10].submit(handle_file(str(photo_files[name])), api_name="/analyze") for i, name in enumerate(names)
+    ]
     results = [job.result(timeout=120) for job in jobs]
     for name, (annotated, table, message, _, _) in zip(names, results):
         assert annotated is not None
@@ -456,8 +499,10 @@ def test_app_100_concurrent_feedback_submissions(server, photo_files, monkeypatc
     before = {e.id for e in store.entries()}
     for app in apps:
         app.predict(handle_file(str(photo_files["astronaut"])), api_name="/analyze")  # the session's faces
-    jobs = [apps[age % 20].submit(1, age, "female" if age % 2 else "not given", True, api_name="/feedback")
-            for age in range(100)]
+    jobs = [
+        apps[age % 20].submit(1, age, "female" if age % 2 else "not given", True, api_name="/feedback")
+        for age in range(100)
+    ]
     messages = [job.result(timeout=120)[0] for job in jobs]
     assert all(m.startswith("Thank you") for m in messages), messages
     new = [e for e in store.entries() if e.id not in before]
@@ -503,7 +548,8 @@ def test_app_crowd_returns_a_csv_with_one_row_per_face(server, photo_files, tmp_
         zipped.write(photo_files["astronaut"], "inside/astronaut.png")
         zipped.writestr("readme.txt", "not a photo")
     table, csv, chart, message, gallery = client(url).predict(
-        [handle_file(str(photo_files["astronaut"])), handle_file(str(archive))], api_name="/crowd")
+        [handle_file(str(photo_files["astronaut"])), handle_file(str(archive))], api_name="/crowd"
+    )
     response = httpx.get(csv["url"], timeout=60)
     response.raise_for_status()
     rows = pd.read_csv(io.StringIO(response.text))

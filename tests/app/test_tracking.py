@@ -12,9 +12,16 @@ from faceage_lib.inference.predictor import FaceResult
 
 def face(box, age=30.0, p_female=0.9) -> FaceResult:
     female = p_female >= 0.5
-    return FaceResult(box=tuple(box), score=0.9, age=age, age_low=age - 5, age_high=age + 5,
-                      gender="female" if female else "male", gender_prob=p_female if female else 1 - p_female,
-                      p_female=p_female)
+    return FaceResult(
+        box=tuple(box),
+        score=0.9,
+        age=age,
+        age_low=age - 5,
+        age_high=age + 5,
+        gender="female" if female else "male",
+        gender_prob=p_female if female else 1 - p_female,
+        p_female=p_female,
+    )
 
 
 def test_iou():

@@ -38,8 +38,9 @@ def test_jsonl_has_one_object_per_photo_in_path_order(reference, corpus):
 
 def test_two_workers_give_the_same_records(reference, corpus, tiny_model_dir, tmp_path):
     out = tmp_path / "two.jsonl"
-    summary = predict_corpus([str(corpus[0])], "jsonl", str(out), workers=2, model=str(tiny_model_dir),
-                             report=lambda _: None)
+    summary = predict_corpus(
+        [str(corpus[0])], "jsonl", str(out), workers=2, model=str(tiny_model_dir), report=lambda _: None
+    )
     assert _jsonl(out) == reference
     assert (summary.written, summary.failed) == (11, 1)
 
@@ -51,8 +52,9 @@ def test_csv_and_parquet_hold_the_same_rows(reference, corpus, tiny_model_dir, t
         predict_corpus([str(corpus[0])], fmt, str(out), model=str(tiny_model_dir), report=lambda _: None)
         if fmt == "csv":
             got = [(r["path"], r["face"], r["age"], r["error"]) for r in csv.DictReader(out.open())]
-            assert got == [(p, "" if f is None else str(f), "" if a is None else str(a), e or "")
-                           for p, f, a, e in rows]
+            assert got == [
+                (p, "" if f is None else str(f), "" if a is None else str(a), e or "") for p, f, a, e in rows
+            ]
         else:
             table = pq.read_table(out)
             assert table.schema == formats.parquet_schema()
@@ -63,8 +65,9 @@ def test_csv_and_parquet_hold_the_same_rows(reference, corpus, tiny_model_dir, t
 
 
 def _rows(record: dict) -> list[tuple]:
-    return [(record["path"], k, face["age"], None) for k, face in enumerate(record["faces"], 1)] or \
-        [(record["path"], None, None, record["error"])]
+    return [(record["path"], k, face["age"], None) for k, face in enumerate(record["faces"], 1)] or [
+        (record["path"], None, None, record["error"])
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
@@ -74,8 +77,9 @@ def test_resume_redoes_a_partial_last_line(reference, corpus, tiny_model_dir, tm
     text = full.read_bytes()
     cut = tmp_path / f"cut.{fmt}"
     cut.write_bytes(text[: len(text) // 2 - 7])  # mid-line
-    summary = predict_corpus([str(corpus[0])], fmt, str(cut), model=str(tiny_model_dir), resume=True,
-                             report=lambda _: None)
+    summary = predict_corpus(
+        [str(corpus[0])], fmt, str(cut), model=str(tiny_model_dir), resume=True, report=lambda _: None
+    )
     assert cut.read_bytes() == text
     assert summary.skipped + summary.written == len(corpus[1]) and summary.skipped > 0
 
@@ -96,8 +100,9 @@ def test_resume_after_an_interruption_keeps_every_photo_once(corpus, tiny_model_
     with pytest.raises(KeyboardInterrupt):
         predict_corpus([str(corpus[0])], fmt, str(out), model=str(tiny_model_dir), report=lambda _: None)
     monkeypatch.setattr(writer_class, "write", original)
-    summary = predict_corpus([str(corpus[0])], fmt, str(out), model=str(tiny_model_dir), resume=True,
-                             report=lambda _: None)
+    summary = predict_corpus(
+        [str(corpus[0])], fmt, str(out), model=str(tiny_model_dir), resume=True, report=lambda _: None
+    )
     assert summary.skipped > 0
     if fmt == "jsonl":
         paths = [r["path"] for r in _jsonl(out)]
@@ -114,12 +119,28 @@ def test_globs_and_list_files(corpus, tiny_model_dir, tmp_path, capsys):
     root = corpus[0]
     listing = tmp_path / "list.txt"
     listing.write_text(f"# the cats\n{root / 'cam1' / 'cat.jpg'}\n\n{root / 'cam2' / 'night' / 'cat.png'}\n")
-    code = cli.main(["predict", str(root / "cam*" / "face0[01].jpg"), "--from-list", str(listing), "--model",
-                     str(tiny_model_dir), "--format", "jsonl", "--workers", "1"])
+    code = cli.main(
+        [
+            "predict",
+            str(root / "cam*" / "face0[01].jpg"),
+            "--from-list",
+            str(listing),
+            "--model",
+            str(tiny_model_dir),
+            "--format",
+            "jsonl",
+            "--workers",
+            "1",
+        ]
+    )
     assert code == 0
     paths = [json.loads(line)["path"] for line in capsys.readouterr().out.splitlines()]
-    assert paths == [str(root / "cam1" / "face01.jpg"), str(root / "cam2" / "face00.jpg"),
-                     str(root / "cam1" / "cat.jpg"), str(root / "cam2" / "night" / "cat.png")]
+    assert paths == [
+        str(root / "cam1" / "face01.jpg"),
+        str(root / "cam2" / "face00.jpg"),
+        str(root / "cam1" / "cat.jpg"),
+        str(root / "cam2" / "night" / "cat.png"),
+    ]
     assert list(image_files([str(root / "**" / "*.png")])) == [root / "cam2" / "night" / "cat.png"]
 
 
@@ -133,8 +154,20 @@ def test_any_failure_of_one_photo_is_an_error_row_and_exit_3(corpus, tiny_model_
 
     monkeypatch.setattr(Predictor, "analyze", flaky)
     out = tmp_path / "out.jsonl"
-    code = cli.main(["predict", str(corpus[0]), "--model", str(tiny_model_dir), "--format", "jsonl", "--out", str(out),
-                     "--workers", "1"])
+    code = cli.main(
+        [
+            "predict",
+            str(corpus[0]),
+            "--model",
+            str(tiny_model_dir),
+            "--format",
+            "jsonl",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+        ]
+    )
     assert code == cli.EXIT_PARTIAL
     records = {Path(r["path"]).name: r for r in _jsonl(out)}
     assert len(records) == 11 and "RuntimeError: decoder crashed" in records["face02.jpg"]["error"]

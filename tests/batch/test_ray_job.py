@@ -29,8 +29,23 @@ def test_ray_matches_the_single_machine_path(corpus, tiny_model_dir, tmp_path, c
     root, files = corpus
     out = tmp_path / "ray"
     missing = str(root / "gone.jpg")
-    code = cli.main(["predict", str(root), missing, "--engine", "ray", "--format", "parquet", "--workers", "2",
-                     "--model", str(tiny_model_dir), "--out", str(out)])
+    code = cli.main(
+        [
+            "predict",
+            str(root),
+            missing,
+            "--engine",
+            "ray",
+            "--format",
+            "parquet",
+            "--workers",
+            "2",
+            "--model",
+            str(tiny_model_dir),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == cli.EXIT_PARTIAL  # broken.jpg and gone.jpg; the job itself did not fail
     err = capsys.readouterr().err
     assert "broken.jpg" in err and "gone.jpg: no such file" in err

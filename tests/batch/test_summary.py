@@ -14,8 +14,17 @@ from faceage_lib.batch.summary import load_results, measured_age_errors
 
 
 def _face(age: float, gender: str, number: int = 1) -> dict:
-    return {"face": number, "box": [1, 2, 30, 40], "score": 0.9, "age": age, "age_low": age - 3, "age_high": age + 3,
-            "gender": gender, "gender_prob": 0.9, "p_female": 0.9 if gender == "female" else 0.1}
+    return {
+        "face": number,
+        "box": [1, 2, 30, 40],
+        "score": 0.9,
+        "age": age,
+        "age_low": age - 3,
+        "age_high": age + 3,
+        "gender": gender,
+        "gender_prob": 0.9,
+        "p_female": 0.9 if gender == "female" else 0.1,
+    }
 
 
 RESULTS = [
@@ -39,8 +48,12 @@ def results_file(request, tmp_path):
 
 def test_every_format_reads_back_the_same_rows(results_file):
     frame = load_results(results_file)
-    assert list(frame["path"]) == ["site/cam1/a.jpg"] * 2 + ["site/cam1/b.jpg", "site/cam2/c.jpg",
-                                                           "site/cam2/=d.jpg", "site/cam2/e.jpg"]
+    assert list(frame["path"]) == ["site/cam1/a.jpg"] * 2 + [
+        "site/cam1/b.jpg",
+        "site/cam2/c.jpg",
+        "site/cam2/=d.jpg",
+        "site/cam2/e.jpg",
+    ]
     assert [None if pd.isna(a) else a for a in frame["age"]] == [25, 34, 1.5, None, None, 72]
     assert frame["error"].notna().tolist() == [False, False, False, False, True, False]
 

@@ -12,8 +12,9 @@ from faceage_lib.data.corruptions import CORRUPTIONS, corrupt
 def _photo(height: int = 120, width: int = 160) -> np.ndarray:
     """A smooth colour photo with mid-range values (no clipping under noise)."""
     y, x = np.mgrid[0:height, 0:width]
-    return np.stack([80 + 60 * x / width, 90 + 50 * y / height, 110 + 30 * (x + y) / (width + height)],
-                    axis=-1).astype(np.uint8)
+    return np.stack([80 + 60 * x / width, 90 + 50 * y / height, 110 + 30 * (x + y) / (width + height)], axis=-1).astype(
+        np.uint8
+    )
 
 
 @pytest.mark.parametrize("name", list(CORRUPTIONS))

@@ -79,8 +79,9 @@ def test_only_the_rows_missing_from_the_cache_are_cropped(tmp_path, astronaut, m
     both = pd.DataFrame({"path": [str(p) for p in paths], "hash": ["h1", "h2"]})
     built = []
     real_build = crops.build_crops
-    monkeypatch.setattr(crops, "build_crops",
-                        lambda paths, *a, **k: built.append(list(paths)) or real_build(paths, *a, **k))
+    monkeypatch.setattr(
+        crops, "build_crops", lambda paths, *a, **k: built.append(list(paths)) or real_build(paths, *a, **k)
+    )
     crops.load_or_build_crops(first, 32, tmp_path / "cache", progress=False)
     cached = crops.load_or_build_crops(both, 32, tmp_path / "cache", progress=False)
     assert built == [[str(paths[0])], [str(paths[1])]]  # b only, the second time

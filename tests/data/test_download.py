@@ -252,8 +252,7 @@ def test_newest_earlier_download_wins(kaggle_env, utkface_dir):
     assert download.previous_download() == newest
 
 
-@pytest.mark.parametrize("error", [RuntimeError("401 Client Error: Unauthorized for url"),
-                                   OSError("403 Forbidden")])
+@pytest.mark.parametrize("error", [RuntimeError("401 Client Error: Unauthorized for url"), OSError("403 Forbidden")])
 def test_refused_credentials(kaggle_env, monkeypatch, error):
     monkeypatch.setenv("KAGGLE_USERNAME", "someone")
     monkeypatch.setenv("KAGGLE_KEY", "wrong")

@@ -39,8 +39,10 @@ def test_official_layout_keeps_its_split_and_skips_bad_rows(official, tmp_path):
     dataset = labelled.load_labelled(official, tmp_path / "work")
     assert dataset.name == "appa-real" and not dataset.chips
     assert dataset.summary()["split"] == {"train": 6, "val": 3, "test": 3}
-    assert sorted(dataset.skipped) == [("train/000000.jpg", "age 'old' is not a number"),
-                                       ("train/missing.jpg", "file missing or unreadable")]
+    assert sorted(dataset.skipped) == [
+        ("train/000000.jpg", "age 'old' is not a number"),
+        ("train/missing.jpg", "file missing or unreadable"),
+    ]
     train = dataset.split("train")
     assert train["age"].tolist() == [10, 17, 24, 31, 38, 45]  # decimal ages rounded
     assert train["gender"].isna().all() and train["race"].isna().all()
@@ -69,8 +71,10 @@ def test_one_table_with_genders_is_split_by_content(tmp_path):
     (root / "labels.csv").write_text("\n".join(rows) + "\n")
     dataset = load_dataset(root, tmp_path / "work")
     assert dataset.name == "mine" and len(dataset.table) == 40
-    assert {reason for _, reason in dataset.skipped} == {"age '200' outside 0-116",
-                                                         "gender 'other' is not female, male, f, m, 1 or 0"}
+    assert {reason for _, reason in dataset.skipped} == {
+        "age '200' outside 0-116",
+        "gender 'other' is not female, male, f, m, 1 or 0",
+    }
     genders = dataset.table.set_index("file")["gender"]
     assert genders["photos/p0.png"] == 1 and genders["photos/p1.png"] == 0 and genders["photos/p3.png"] == 1
     assert genders.isna().sum() == 10
@@ -98,8 +102,7 @@ def test_utkface_and_a_labelled_folder_together(utkface_dir, official, tmp_path)
         load_datasets([official, official], tmp_path / "work")
 
 
-@pytest.mark.parametrize("age, gender, expected", [("4", "", (4, None)), ("33.6", "F", (34, 1)),
-                                                   ("0", "male", (0, 0))])
+@pytest.mark.parametrize("age, gender, expected", [("4", "", (4, None)), ("33.6", "F", (34, 1)), ("0", "male", (0, 0))])
 def test_parse_labels(age, gender, expected):
     assert labelled.parse_labels(age, gender) == expected
 

@@ -21,18 +21,21 @@ from faceage_lib.errors import DatasetError
 # --------------------------------------------------------------------------- names
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("25_0_2_20170116174525125.jpg.chip.jpg", (25, 0, 2)),
-    ("1_1_4_20161221193240563.jpg.chip.jpg", (1, 1, 4)),
-    ("116_0_0_20170112213001988.jpg.chip.jpg", (116, 0, 0)),
-    ("39_1_20170116174525125.jpg.chip.jpg", (39, 1, None)),  # no race field
-    ("24_0_1_20170116220224657 .jpg.chip.jpg", (24, 0, 1)),  # space before the extension
-    ("55_0_0_20170116232725357jpg.chip.jpg", (55, 0, 0)),  # missing dot
-    ("30_1_2_201701162327253570.jpg.chip.jpg", (30, 1, 2)),  # 18-digit date
-    ("26_1_3_2017010418362437.jpg.chip.jpg", (26, 1, 3)),  # 16-digit date
-    ("40_1_0_20170104183624371.png", (40, 1, 0)),
-    ("33_0_7_20170104183624371.jpg", (33, 0, None)),  # race code out of range: unknown
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("25_0_2_20170116174525125.jpg.chip.jpg", (25, 0, 2)),
+        ("1_1_4_20161221193240563.jpg.chip.jpg", (1, 1, 4)),
+        ("116_0_0_20170112213001988.jpg.chip.jpg", (116, 0, 0)),
+        ("39_1_20170116174525125.jpg.chip.jpg", (39, 1, None)),  # no race field
+        ("24_0_1_20170116220224657 .jpg.chip.jpg", (24, 0, 1)),  # space before the extension
+        ("55_0_0_20170116232725357jpg.chip.jpg", (55, 0, 0)),  # missing dot
+        ("30_1_2_201701162327253570.jpg.chip.jpg", (30, 1, 2)),  # 18-digit date
+        ("26_1_3_2017010418362437.jpg.chip.jpg", (26, 1, 3)),  # 16-digit date
+        ("40_1_0_20170104183624371.png", (40, 1, 0)),
+        ("33_0_7_20170104183624371.jpg", (33, 0, None)),  # race code out of range: unknown
+    ],
+)
 def test_parse_name(name, expected):
     assert parse_name(name) == expected
 
@@ -41,14 +44,17 @@ def test_parse_the_fixture_quirks():
     assert [parse_name(n) for n in QUIRKY_VALID] == [(39, 1, None), (24, 0, 1), (55, 0, 0), (30, 1, 2)]
 
 
-@pytest.mark.parametrize("name, reason", [
-    *MALFORMED.items(),
-    ("25_2_0_20170116174525125.jpg.chip.jpg", "gender 2 is not 0 or 1"),
-    ("117_0_0_20170116174525125.jpg.chip.jpg", "age 117 outside 1-116"),
-    ("25_0.jpg", "does not start"),
-    ("_25_0_0_20170116174525125.jpg", "does not start"),
-    ("", "does not start"),
-])
+@pytest.mark.parametrize(
+    "name, reason",
+    [
+        *MALFORMED.items(),
+        ("25_2_0_20170116174525125.jpg.chip.jpg", "gender 2 is not 0 or 1"),
+        ("117_0_0_20170116174525125.jpg.chip.jpg", "age 117 outside 1-116"),
+        ("25_0.jpg", "does not start"),
+        ("_25_0_0_20170116174525125.jpg", "does not start"),
+        ("", "does not start"),
+    ],
+)
 def test_parse_name_rejects_with_reason(name, reason):
     with pytest.raises(ValueError, match=reason):
         parse_name(name)
@@ -56,8 +62,22 @@ def test_parse_name_rejects_with_reason(name, reason):
 
 def test_age_group_edges():
     ages = [0, 1, 2, 2.9, 3, 9, 10, 19, 20, 29, 30, 79, 80, 116]
-    assert list(age_group(ages)) == ["0-2", "0-2", "0-2", "0-2", "3-9", "3-9", "10-19", "10-19", "20-29",
-                                     "20-29", "30-39", "70-79", "80+", "80+"]
+    assert list(age_group(ages)) == [
+        "0-2",
+        "0-2",
+        "0-2",
+        "0-2",
+        "3-9",
+        "3-9",
+        "10-19",
+        "10-19",
+        "20-29",
+        "20-29",
+        "30-39",
+        "70-79",
+        "80+",
+        "80+",
+    ]
 
 
 # --------------------------------------------------------------------------- loading the fixture
@@ -97,8 +117,11 @@ def test_duplicates_keep_exactly_one_of_each(utkface_loaded, utkface_dir):
     copies = [name for name in table["file"] if "_2018" in name]
     assert copies == []  # the first by name (the 2017 original) is kept, the 2018 copy dropped
     folder = utkface_dir["folder"]
-    all_hashes = {hashlib.sha1(p.read_bytes()).hexdigest() for p in folder.iterdir()
-                  if p.suffix == ".jpg" and p.name not in MALFORMED}
+    all_hashes = {
+        hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in folder.iterdir()
+        if p.suffix == ".jpg" and p.name not in MALFORMED
+    }
     assert set(table["hash"]) == all_hashes
 
 
@@ -165,11 +188,13 @@ def test_no_image_in_two_splits(utkface_loaded):
 def test_split_is_stratified_by_age_group_and_gender():
     rng = np.random.default_rng(0)
     n = 3000
-    table = pd.DataFrame({
-        "age": rng.integers(1, 100, n),
-        "gender": rng.integers(0, 2, n),
-        "hash": [hashlib.sha1(str(i).encode()).hexdigest() for i in range(n)],
-    })
+    table = pd.DataFrame(
+        {
+            "age": rng.integers(1, 100, n),
+            "gender": rng.integers(0, 2, n),
+            "hash": [hashlib.sha1(str(i).encode()).hexdigest() for i in range(n)],
+        }
+    )
     split = dataset.assign_splits(table)
     strata = pd.Series(age_group(table["age"])) + "/" + table["gender"].astype(str)
     assert strata.nunique() == 20
@@ -182,10 +207,20 @@ def test_split_is_stratified_by_age_group_and_gender():
 
 
 def test_small_strata_are_pooled_and_large_ones_keep_their_own_split():
-    big = pd.DataFrame({"age": [25] * 40, "gender": [1] * 40,
-                        "hash": [hashlib.sha1(f"big{i}".encode()).hexdigest() for i in range(40)]})
-    small = pd.DataFrame({"age": [5, 15, 35, 45, 55, 65, 75, 85] * 2, "gender": [0] * 8 + [1] * 8,
-                          "hash": [hashlib.sha1(f"small{i}".encode()).hexdigest() for i in range(16)]})
+    big = pd.DataFrame(
+        {
+            "age": [25] * 40,
+            "gender": [1] * 40,
+            "hash": [hashlib.sha1(f"big{i}".encode()).hexdigest() for i in range(40)],
+        }
+    )
+    small = pd.DataFrame(
+        {
+            "age": [5, 15, 35, 45, 55, 65, 75, 85] * 2,
+            "gender": [0] * 8 + [1] * 8,
+            "hash": [hashlib.sha1(f"small{i}".encode()).hexdigest() for i in range(16)],
+        }
+    )
     alone = dataset.assign_splits(big)
     together = dataset.assign_splits(pd.concat([big, small], ignore_index=True))
     # the large stratum's split does not change when small strata are added
@@ -196,8 +231,9 @@ def test_small_strata_are_pooled_and_large_ones_keep_their_own_split():
 
 
 def test_split_does_not_depend_on_row_order():
-    rows = pd.DataFrame({"age": [25] * 50, "gender": [0] * 50,
-                         "hash": [hashlib.sha1(str(i).encode()).hexdigest() for i in range(50)]})
+    rows = pd.DataFrame(
+        {"age": [25] * 50, "gender": [0] * 50, "hash": [hashlib.sha1(str(i).encode()).hexdigest() for i in range(50)]}
+    )
     first = dataset.assign_splits(rows)
     shuffled = rows.sample(frac=1, random_state=3)
     np.testing.assert_array_equal(dataset.assign_splits(shuffled).sort_index(), first)
@@ -214,8 +250,17 @@ def test_manifest_written_and_readable(utkface_loaded):
 
 
 def test_manifest_keeps_numeric_looking_hashes(tmp_path):
-    table = pd.DataFrame({"path": ["p"], "file": ["f"], "age": [3], "gender": [0], "race": [None],
-                          "hash": ["0123456789"], "split": ["train"]})
+    table = pd.DataFrame(
+        {
+            "path": ["p"],
+            "file": ["f"],
+            "age": [3],
+            "gender": [0],
+            "race": [None],
+            "hash": ["0123456789"],
+            "split": ["train"],
+        }
+    )
     table["race"] = table["race"].astype("Int64")
     written = dataset.write_manifest(table, tmp_path / "deep" / "m.csv")
     assert read_manifest(written)["hash"].tolist() == ["0123456789"]

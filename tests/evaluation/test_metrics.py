@@ -22,15 +22,17 @@ def table() -> pd.DataFrame:
         accuracy 3/4; female precision 1/1, recall 1/2, F1 2/3
     ranges [8, 14] [15, 25] [31, 40] [35, 45] -> hold 10, 20, 40 but not 30: coverage 3/4, mean width 35/4
     """
-    frame = pd.DataFrame({
-        "age": [10, 20, 30, 40],
-        "gender": [0, 1, 1, 0],
-        "race": [0, 1, None, 0],
-        "pred_age": [12.0, 20.0, 37.0, 40.0],
-        "p_female": [0.2, 0.9, 0.4, 0.1],
-        "age_low": [8.0, 15.0, 31.0, 35.0],
-        "age_high": [14.0, 25.0, 40.0, 45.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "age": [10, 20, 30, 40],
+            "gender": [0, 1, 1, 0],
+            "race": [0, 1, None, 0],
+            "pred_age": [12.0, 20.0, 37.0, 40.0],
+            "p_female": [0.2, 0.9, 0.4, 0.1],
+            "age_low": [8.0, 15.0, 31.0, 35.0],
+            "age_high": [14.0, 25.0, 40.0, 45.0],
+        }
+    )
     frame["race"] = frame["race"].astype("Int64")
     return frame
 
@@ -52,16 +54,40 @@ def test_overall_figures(table):
 def test_per_age_group(table):
     groups = evaluate_predictions(table)["by_age_group"]
     assert list(groups) == list(AGE_GROUP_LABELS)
-    assert groups["10-19"] == {"n": 1, "age_mae": 2.0, "age_bias": 2.0, "age_rmse": 2.0, "cs5": 1.0,
-                               "gender_accuracy": 1.0}
-    assert groups["20-29"] == {"n": 1, "age_mae": 0.0, "age_bias": 0.0, "age_rmse": 0.0, "cs5": 1.0,
-                               "gender_accuracy": 1.0}
-    assert groups["30-39"] == {"n": 1, "age_mae": 7.0, "age_bias": 7.0, "age_rmse": 7.0, "cs5": 0.0,
-                               "gender_accuracy": 0.0}
+    assert groups["10-19"] == {
+        "n": 1,
+        "age_mae": 2.0,
+        "age_bias": 2.0,
+        "age_rmse": 2.0,
+        "cs5": 1.0,
+        "gender_accuracy": 1.0,
+    }
+    assert groups["20-29"] == {
+        "n": 1,
+        "age_mae": 0.0,
+        "age_bias": 0.0,
+        "age_rmse": 0.0,
+        "cs5": 1.0,
+        "gender_accuracy": 1.0,
+    }
+    assert groups["30-39"] == {
+        "n": 1,
+        "age_mae": 7.0,
+        "age_bias": 7.0,
+        "age_rmse": 7.0,
+        "cs5": 0.0,
+        "gender_accuracy": 0.0,
+    }
     assert groups["40-49"]["n"] == 1 and groups["40-49"]["age_mae"] == 0.0
     for empty in ("0-2", "3-9", "50-59", "80+"):
-        assert groups[empty] == {"n": 0, "age_mae": None, "age_bias": None, "age_rmse": None, "cs5": None,
-                                 "gender_accuracy": None}
+        assert groups[empty] == {
+            "n": 0,
+            "age_mae": None,
+            "age_bias": None,
+            "age_rmse": None,
+            "cs5": None,
+            "gender_accuracy": None,
+        }
 
 
 def test_per_gender(table):
@@ -118,8 +144,17 @@ def test_age_scores_edge_cases():
 
 
 def test_empty_table():
-    empty = pd.DataFrame({"age": [], "gender": [], "race": pd.array([], dtype="Int64"), "pred_age": [],
-                          "p_female": [], "age_low": [], "age_high": []})
+    empty = pd.DataFrame(
+        {
+            "age": [],
+            "gender": [],
+            "race": pd.array([], dtype="Int64"),
+            "pred_age": [],
+            "p_female": [],
+            "age_low": [],
+            "age_high": [],
+        }
+    )
     result = evaluate_predictions(empty)
     assert result["n"] == 0 and result["age_mae"] is None and result["gender_accuracy"] is None
     assert result["age_interval_coverage"] is None
@@ -177,8 +212,15 @@ def test_bias_per_age_band(table):
     assert list(bands) == list(metrics.BIAS_BAND_LABELS)
     assert bands["10-14"]["age_bias"] == 2.0 and bands["30-39"]["age_bias"] == 7.0
     assert bands["15-19"]["n"] == 0 and bands["15-19"]["age_bias"] is None
-    assert metrics.age_band([2, 3, 14, 15, 59, 60, 99]).tolist() == ["0-2", "3-9", "10-14", "15-19", "50-59",
-                                                                      "60+", "60+"]
+    assert metrics.age_band([2, 3, 14, 15, 59, 60, 99]).tolist() == [
+        "0-2",
+        "3-9",
+        "10-14",
+        "15-19",
+        "50-59",
+        "60+",
+        "60+",
+    ]
 
 
 def test_rows_without_gender_count_for_age_only(table):

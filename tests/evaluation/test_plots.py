@@ -28,16 +28,24 @@ def labels(tmp_path) -> pd.DataFrame:
         path = tmp_path / f"{i}.png"
         Image.new("RGB", (20, 20), (30 * i, 100, 200)).save(path)
         paths.append(str(path))
-    return pd.DataFrame({"path": paths, "age": ages, "gender": [0, 1, 1, 0, 1, 1, 0, 0],
-                         "race": pd.array([0, 1, None, 2, 2, 3, 4, 0], dtype="Int64")})
+    return pd.DataFrame(
+        {
+            "path": paths,
+            "age": ages,
+            "gender": [0, 1, 1, 0, 1, 1, 0, 0],
+            "race": pd.array([0, 1, None, 2, 2, 3, 4, 0], dtype="Int64"),
+        }
+    )
 
 
 @pytest.fixture
 def predictions(labels) -> pd.DataFrame:
     """Predictions for ``labels``: known age errors, three gender mistakes, one face not detected."""
-    return labels.assign(pred_age=[2.0, 4.0, 15.0, 25.0, 20.0, 40.0, 80.0, 70.0],
-                         p_female=[0.1, 0.9, 0.2, 0.6, 0.8, 0.7, 0.3, 0.55],
-                         face_detected=[True, True, True, True, True, True, True, False])
+    return labels.assign(
+        pred_age=[2.0, 4.0, 15.0, 25.0, 20.0, 40.0, 80.0, 70.0],
+        p_female=[0.1, 0.9, 0.2, 0.6, 0.8, 0.7, 0.3, 0.55],
+        face_detected=[True, True, True, True, True, True, True, False],
+    )
 
 
 def texts(ax) -> list[str]:
@@ -59,10 +67,18 @@ def heatmap_values(ax, shape: tuple[int, int]) -> np.ndarray:
 def test_figures_are_returned_not_shown_and_leave_rcparams_alone(labels, predictions):
     before = dict(plt.rcParams)
     metrics = evaluate_predictions(predictions)
-    figures = [plots.age_histogram(labels), plots.label_counts(labels), plots.age_gender_heatmap(labels),
-               plots.sample_faces(labels), plots.gender_confusion(predictions),
-               plots.age_group_confusion_matrix(predictions), plots.mae_by_age_group(metrics),
-               plots.predicted_vs_true(predictions), plots.fairness(metrics), plots.largest_errors(predictions)]
+    figures = [
+        plots.age_histogram(labels),
+        plots.label_counts(labels),
+        plots.age_gender_heatmap(labels),
+        plots.sample_faces(labels),
+        plots.gender_confusion(predictions),
+        plots.age_group_confusion_matrix(predictions),
+        plots.mae_by_age_group(metrics),
+        plots.predicted_vs_true(predictions),
+        plots.fairness(metrics),
+        plots.largest_errors(predictions),
+    ]
     assert all(isinstance(fig, Figure) for fig in figures)
     assert plt.get_fignums() == []  # nothing registered with pyplot: nothing to show or leak
     assert dict(plt.rcParams) == before
@@ -102,8 +118,16 @@ def test_age_gender_heatmap_cells_hold_the_counts(labels):
     ax = plots.age_gender_heatmap(labels).axes[0]
     values = heatmap_values(ax, (len(AGE_GROUP_LABELS), 2))
     expected = np.zeros((len(AGE_GROUP_LABELS), 2))
-    for group, gender in [("0-2", 0), ("3-9", 1), ("3-9", 1), ("20-29", 0), ("20-29", 1), ("50-59", 1),
-                          ("80+", 0), ("80+", 0)]:
+    for group, gender in [
+        ("0-2", 0),
+        ("3-9", 1),
+        ("3-9", 1),
+        ("20-29", 0),
+        ("20-29", 1),
+        ("50-59", 1),
+        ("80+", 0),
+        ("80+", 0),
+    ]:
         expected[AGE_GROUP_LABELS.index(group), gender] += 1
     assert values.tolist() == expected.tolist()
     assert texts(ax) == [str(int(v)) for v in expected.ravel()]
@@ -150,8 +174,16 @@ def test_training_curves_from_a_csv_file_tolerate_missing_columns_and_a_resumed_
 
 
 def test_training_curves_from_a_dataframe_draw_all_three_panels():
-    log = pd.DataFrame({"loss": [2.0, 1.0], "val_loss": [2.5, 1.5], "age_mae": [8.0, 6.0],
-                        "val_age_mae": [9.0, 7.0], "gender_accuracy": [0.7, 0.8], "val_gender_accuracy": [0.6, 0.75]})
+    log = pd.DataFrame(
+        {
+            "loss": [2.0, 1.0],
+            "val_loss": [2.5, 1.5],
+            "age_mae": [8.0, 6.0],
+            "val_age_mae": [9.0, 7.0],
+            "gender_accuracy": [0.7, 0.8],
+            "val_gender_accuracy": [0.6, 0.75],
+        }
+    )
     fig = plots.training_curves(log)
     assert len(fig.axes) == 3
     accuracy = {line.get_label(): line.get_ydata().tolist() for line in fig.axes[2].get_lines()}

@@ -9,8 +9,9 @@ from faceage_lib.evaluation.robustness import CLEAN, evaluate_robustness, robust
 
 
 def test_every_corruption_gives_a_full_table(utkface_dir, tiny_model_dir, tmp_path):
-    tables, threshold = evaluate_robustness(utkface_dir["folder"], tiny_model_dir, "val", tmp_path,
-                                            corruptions=["noise 16", "grayscale"])
+    tables, threshold = evaluate_robustness(
+        utkface_dir["folder"], tiny_model_dir, "val", tmp_path, corruptions=["noise 16", "grayscale"]
+    )
     assert list(tables) == [CLEAN, "noise 16", "grayscale"]
     clean = tables[CLEAN]
     for table in tables.values():
@@ -22,10 +23,18 @@ def test_every_corruption_gives_a_full_table(utkface_dir, tiny_model_dir, tmp_pa
 
 
 def test_robustness_scores_on_known_predictions():
-    table = pd.DataFrame({"age": [20, 40, 60, 30], "gender": [0, 1, 1, 0], "race": pd.array([0, 1, 2, None]),
-                          "pred_age": [22.0, 44.0, 57.0, 30.0], "age_low": [18, 30, 61, 25],
-                          "age_high": [25, 50, 70, 35], "p_female": [0.1, 0.9, 0.6, 0.45],
-                          "face_detected": [True, True, False, True]})
+    table = pd.DataFrame(
+        {
+            "age": [20, 40, 60, 30],
+            "gender": [0, 1, 1, 0],
+            "race": pd.array([0, 1, 2, None]),
+            "pred_age": [22.0, 44.0, 57.0, 30.0],
+            "age_low": [18, 30, 61, 25],
+            "age_high": [25, 50, 70, 35],
+            "p_female": [0.1, 0.9, 0.6, 0.45],
+            "face_detected": [True, True, False, True],
+        }
+    )
     scores = robustness_scores(table, gender_min_confidence=0.8)
     assert scores["coverage"] == 0.75
     assert scores["age_mae"] == pytest.approx(2.25) and scores["age_bias"] == pytest.approx(0.75)

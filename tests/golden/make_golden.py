@@ -41,14 +41,18 @@ def photo_stage(photo: np.ndarray) -> dict:
 
 def face_row(face) -> dict:
     """One detector row: box (x1, y1, x2, y2), score and the six landmarks, in photo pixels."""
-    return {"box": [round(v, 3) for v in face.box], "score": round(face.score, 5),
-            "landmarks": np.round(face.landmarks.astype(float), 3).tolist()}
+    return {
+        "box": [round(v, 3) for v in face.box],
+        "score": round(face.score, 5),
+        "landmarks": np.round(face.landmarks.astype(float), 3).tolist(),
+    }
 
 
 def estimates_stage(estimates) -> dict:
     """The estimator's outputs, one list per field."""
-    return {key: [round(float(v), 5) for v in getattr(estimates, key)]
-            for key in ("age", "age_low", "age_high", "p_female")}
+    return {
+        key: [round(float(v), 5) for v in getattr(estimates, key)] for key in ("age", "age_low", "age_high", "p_female")
+    }
 
 
 def main() -> None:
@@ -72,8 +76,11 @@ def main() -> None:
             "estimates_flip": estimates_stage(predictor.estimator.predict(crops, flip=True)),
             "results": [face.to_dict() for face in predictor.predict(photo)],
         }
-    golden = {"model_sha256": predictor.estimator.manifest["files"]["model.tflite"]["sha256"], "crop_size": size,
-              "photos": photos}
+    golden = {
+        "model_sha256": predictor.estimator.manifest["files"]["model.tflite"]["sha256"],
+        "crop_size": size,
+        "photos": photos,
+    }
     text = json.dumps(golden, indent=1)
     GOLDEN.write_text(re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: f"[{' '.join(m.group(1).split())}]", text) + "\n")
     print(f"wrote {GOLDEN} and {len(list(CROPS.glob('*.png')))} crops in {CROPS}")

@@ -31,8 +31,15 @@ CROP_MEAN_DIFF, CROP_MAX_DIFF = 1.0, 8
 BOX_ATOL, SCORE_ATOL = 0.5, 0.005
 #: Per field: the estimator's outputs (the range's ends are whole years and may move by one), the final results.
 ESTIMATE_ATOL = {"age": 0.05, "age_low": 1, "age_high": 1, "p_female": 0.002}
-RESULT_ATOL = {"box": 1, "score": 0.005, "age": 0.15, "age_low": 1, "age_high": 1, "gender_prob": 0.005,
-               "p_female": 0.005}
+RESULT_ATOL = {
+    "box": 1,
+    "score": 0.005,
+    "age": 0.15,
+    "age_low": 1,
+    "age_high": 1,
+    "gender_prob": 0.005,
+    "p_female": 0.005,
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +57,12 @@ def same_model(predictor) -> None:
     """A model stage on another model fails, saying how to record the corpus anew."""
     found = predictor.estimator.manifest["files"]["model.tflite"]["sha256"]
     if found != CORPUS["model_sha256"]:
-        pytest.fail(f"the shipped model.tflite ({found[:12]}...) is not the one the golden corpus was recorded with "
-                    f"({CORPUS['model_sha256'][:12]}...): check the new model's results, then regenerate with "
-                    "`python tests/golden/make_golden.py`", pytrace=False)
+        pytest.fail(
+            f"the shipped model.tflite ({found[:12]}...) is not the one the golden corpus was recorded with "
+            f"({CORPUS['model_sha256'][:12]}...): check the new model's results, then regenerate with "
+            "`python tests/golden/make_golden.py`",
+            pytrace=False,
+        )
 
 
 def golden_crops(name: str) -> np.ndarray:
@@ -107,7 +117,8 @@ def test_crops(name, photos):
         difference = np.abs(crop.astype(np.int16) - expected[index])
         assert difference.mean() <= CROP_MEAN_DIFF and difference.max() <= CROP_MAX_DIFF, (
             f"face {index}: crop differs from {crop_path(name, index).name} by {difference.mean():.2f} grey levels "
-            f"on average, {difference.max()} at most")
+            f"on average, {difference.max()} at most"
+        )
 
 
 @pytest.mark.usefixtures("same_model")

@@ -7,8 +7,20 @@ import json
 import subprocess
 import sys
 
-FORBIDDEN_LIBRARIES = ("tensorflow", "keras", "pandas", "gradio", "sqlalchemy", "matplotlib", "seaborn", "jax",
-                       "torch", "kagglehub", "ray", "pyarrow")
+FORBIDDEN_LIBRARIES = (
+    "tensorflow",
+    "keras",
+    "pandas",
+    "gradio",
+    "sqlalchemy",
+    "matplotlib",
+    "seaborn",
+    "jax",
+    "torch",
+    "kagglehub",
+    "ray",
+    "pyarrow",
+)
 FORBIDDEN_PARTS = ("faceage_lib.training", "faceage_lib.evaluation", "faceage_lib.app")
 
 #: What building the CLI's options loads of the training half: the TrainConfig dataclass and the
@@ -31,8 +43,7 @@ def _loaded_after(code: str, *args: str) -> list[str]:
 
 
 def _offenders(modules: list[str]) -> list[str]:
-    return [m for m in modules
-            if m.split(".")[0] in FORBIDDEN_LIBRARIES or m.startswith(FORBIDDEN_PARTS)]
+    return [m for m in modules if m.split(".")[0] in FORBIDDEN_LIBRARIES or m.startswith(FORBIDDEN_PARTS)]
 
 
 def test_a_prediction_imports_only_the_inference_half(tiny_model_dir):
@@ -46,17 +57,21 @@ def test_a_plain_predict_to_json_loads_no_ray_pandas_or_pyarrow(tiny_model_dir, 
 
     photo = tmp_path / "one.jpg"
     Image.new("RGB", (160, 120), "gray").save(photo)
-    code = ("import json, sys\nfrom faceage_lib.cli import main\n"
-            "assert main(['predict', sys.argv[1], '--model', sys.argv[2], '--format', 'json']) == 0\n"
-            "print(json.dumps(sorted(sys.modules)))")
+    code = (
+        "import json, sys\nfrom faceage_lib.cli import main\n"
+        "assert main(['predict', sys.argv[1], '--model', sys.argv[2], '--format', 'json']) == 0\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
     modules = _loaded_after(code, str(photo), str(tiny_model_dir))
     assert "faceage_lib.batch.job" in modules
     assert [m for m in _offenders(modules) if m not in CLI_OPTIONS] == []
 
 
 def test_the_cli_parser_imports_nothing_heavy():
-    code = ("import json, sys\nfrom faceage_lib.cli import build_parser\nbuild_parser()\n"
-            "print(json.dumps(sorted(sys.modules)))")
+    code = (
+        "import json, sys\nfrom faceage_lib.cli import build_parser\nbuild_parser()\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
     modules = _loaded_after(code)
     assert [m for m in _offenders(modules) if m not in CLI_OPTIONS] == []
     assert not any(m.startswith("faceage_lib.inference") for m in modules)

@@ -18,13 +18,16 @@ from faceage_lib.inference.predictor import Predictor
 
 def test_the_manifest_records_the_crop_and_the_estimator_reads_it(tiny_model_dir):
     manifest = json.loads((tiny_model_dir / "manifest.json").read_text())
-    assert manifest["input"]["crop"] == {"function": "faceage_lib.inference.crop.crop_face", "scale": 1.0,
-                                         "align": "eyes", "version": 1}
+    assert manifest["input"]["crop"] == {
+        "function": "faceage_lib.inference.crop.crop_face",
+        "scale": 1.0,
+        "align": "eyes",
+        "version": 1,
+    }
     assert AgeGenderEstimator(tiny_model_dir).crop == CropSpec(32)
 
 
-def test_a_model_trained_on_wider_crops_is_cropped_its_own_way(tiny_model_dir, tmp_path, astronaut,
-                                                                 astronaut_face):
+def test_a_model_trained_on_wider_crops_is_cropped_its_own_way(tiny_model_dir, tmp_path, astronaut, astronaut_face):
     wider = shutil.copytree(tiny_model_dir, tmp_path / "wider")
     manifest = json.loads((wider / "manifest.json").read_text())
     manifest["input"]["crop"]["scale"] = 1.4

@@ -145,7 +145,7 @@ def _mutate(data: bytes, rng: random.Random) -> bytes:
         if kind < 0.6:
             data[at] = rng.randrange(256)
         elif kind < 0.8:
-            del data[at:at + rng.randint(1, 16)]
+            del data[at : at + rng.randint(1, 16)]
         else:
             data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
     return bytes(data) if rng.random() < 0.8 else bytes(data[: rng.randrange(1, len(data) + 1)])

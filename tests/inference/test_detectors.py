@@ -50,12 +50,15 @@ def test_clipped_box():
     assert face.width == pytest.approx(130.6)
 
 
-@pytest.mark.parametrize("name, image", [
-    ("blank", np.full((480, 640, 3), 128, np.uint8)),
-    ("black", np.zeros((300, 300, 3), np.uint8)),
-    ("noise", np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)),
-    ("cat", samples.chelsea()),
-])
+@pytest.mark.parametrize(
+    "name, image",
+    [
+        ("blank", np.full((480, 640, 3), 128, np.uint8)),
+        ("black", np.zeros((300, 300, 3), np.uint8)),
+        ("noise", np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)),
+        ("cat", samples.chelsea()),
+    ],
+)
 def test_no_face(detector, name, image):
     assert detector.detect(image) == []
 
@@ -127,7 +130,7 @@ def _group_of_astronauts(face: int, across: int = 5, down: int = 4, cell: int = 
     for k in range(across * down):
         x, y = (k % across) * cell + (k * 37) % (cell - side), (k // across) * cell + (k * 53) % (cell - side)
         picture = head[:, ::-1] if k % 2 else head
-        photo[y:y + side, x:x + side] = cv2.resize(picture, (side, side), interpolation=cv2.INTER_AREA)
+        photo[y : y + side, x : x + side] = cv2.resize(picture, (side, side), interpolation=cv2.INTER_AREA)
         centres.append((x + 120 * scale, y + 117 * scale))
     return photo, np.array(centres)
 
@@ -160,9 +163,10 @@ def test_the_work_is_bounded_by_pixels_not_sides():
     for width, height in [(4000, 3000), (9238, 6928), (35_777, 1_788), (1_000, 50)]:
         scales = blazeface._level_scales(width, height)
         assert not scales or width * height * scales[0] ** 2 <= blazeface.MAX_LEVEL_PIXELS * 1.001
-        tiles = sum(len(blazeface._tile_starts(round(width * s), 128))
-                    * len(blazeface._tile_starts(round(height * s), 128))
-                    for s in scales)
+        tiles = sum(
+            len(blazeface._tile_starts(round(width * s), 128)) * len(blazeface._tile_starts(round(height * s), 128))
+            for s in scales
+        )
         assert tiles <= 500, (width, height, tiles)
     assert blazeface._level_scales(4000, 3000)[0] == pytest.approx(blazeface.TILE_FACE / blazeface.MIN_FACE)
 
@@ -219,11 +223,13 @@ def test_a_doubtful_box_beside_a_large_face_needs_a_close_look(detector, monkeyp
     from faceage_lib.inference.detectors import blazeface
 
     face, hair = _row((60, 60, 160, 160), 0.93), _row((10, 10, 50, 50), 0.6)
-    monkeypatch.setattr(blazeface._BlazeFace, "__call__",
-                        lambda self, image, region, min_score: np.stack([face, hair]))
+    monkeypatch.setattr(blazeface._BlazeFace, "__call__", lambda self, image, region, min_score: np.stack([face, hair]))
     looked = []
-    monkeypatch.setattr(type(detector), "_close_look",
-                        lambda self, image, rows: looked.append(rows) or np.zeros((len(rows), 17), np.float32))
+    monkeypatch.setattr(
+        type(detector),
+        "_close_look",
+        lambda self, image, rows: looked.append(rows) or np.zeros((len(rows), 17), np.float32),
+    )
     faces = detector.detect(np.zeros((224, 224, 3), np.uint8))
     assert [f.box for f in faces] == [(60.0, 60.0, 160.0, 160.0)]
     assert len(looked) == 1 and looked[0][0, 0] == 10  # the hair was looked at, the face was not

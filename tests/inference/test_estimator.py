@@ -76,7 +76,7 @@ def test_estimator_input_checks_and_flip(tiny_model_dir):
     flipped = estimator.predict(crops, flip=True)
     np.testing.assert_allclose(flipped.p_female, (plain.p_female + mirrored.p_female) / 2, atol=1e-5)
     # batched and one by one agree
-    single = [estimator.predict(crops[i:i + 1]).age[0] for i in range(3)]
+    single = [estimator.predict(crops[i : i + 1]).age[0] for i in range(3)]
     np.testing.assert_allclose(single, plain.age, atol=1e-4)
 
 

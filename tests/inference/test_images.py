@@ -33,6 +33,7 @@ def _quadrants(width: int = 40, height: int = 20) -> Image.Image:
 
 def _png_header_only(width: int, height: int) -> bytes:
     """A PNG whose header claims ``width`` x ``height`` pixels but holds (almost) no data."""
+
     def chunk(kind: bytes, payload: bytes) -> bytes:
         return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
@@ -326,10 +327,18 @@ def test_exif_orientation_6_is_rotated_upright(tmp_path):
         result = load_image(source)
         _assert_rgb(result, (40, 20))  # height 40, width 20
         # after a clockwise quarter turn: blue top-left, red top-right, white bottom-left, green bottom-right
-        corners = {"top-left": result[5, 5], "top-right": result[5, 15],
-                   "bottom-left": result[35, 5], "bottom-right": result[35, 15]}
-        expected = {"top-left": (0, 0, 255), "top-right": (255, 0, 0),
-                    "bottom-left": (255, 255, 255), "bottom-right": (0, 255, 0)}
+        corners = {
+            "top-left": result[5, 5],
+            "top-right": result[5, 15],
+            "bottom-left": result[35, 5],
+            "bottom-right": result[35, 15],
+        }
+        expected = {
+            "top-left": (0, 0, 255),
+            "top-right": (255, 0, 0),
+            "bottom-left": (255, 255, 255),
+            "bottom-right": (0, 255, 0),
+        }
         for corner, colour in expected.items():
             assert np.all(np.abs(corners[corner].astype(int) - colour) <= 40), (corner, corners[corner])
 

@@ -81,21 +81,24 @@ def test_manifest_without_the_model_file_is_rejected(model_copy):
         AgeGenderEstimator(model_copy)
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda m: m.pop("schema_version"), "schema None; this faceage reads schema 3"),
-    (lambda m: m.update(schema_version=2), "schema 2; this faceage reads schema 3"),
-    (lambda m: m["input"].update(crop="faceage_lib.inference.crop.crop_face (RGB, eyes level)"), "not a crop spec"),
-    (lambda m: m["input"]["crop"].update(version=99), "crops of version 99; this faceage cuts version 1"),
-    (lambda m: m["input"]["crop"].update(align="tilted"), "is not valid"),
-    (lambda m: m["input"]["crop"].pop("scale"), "is not valid"),
-    (lambda m: m.pop("interval_mass"), "lacks 'interval_mass'"),
-    (lambda m: m.pop("input"), "lacks 'input'"),
-    (lambda m: m.update(interval_mass=1.5), "invalid 'interval_mass'"),
-    (lambda m: m["input"].update(dtype="uint8"), "invalid 'input'"),
-    (lambda m: m["input"].update(range=[0, 1]), "invalid 'input'"),
-    (lambda m: m["input"].update(shape=[None, 32, 16, 3]), "invalid 'input'"),
-    (lambda m: m["output"].update(p_female=3), "invalid 'output'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m.pop("schema_version"), "schema None; this faceage reads schema 3"),
+        (lambda m: m.update(schema_version=2), "schema 2; this faceage reads schema 3"),
+        (lambda m: m["input"].update(crop="faceage_lib.inference.crop.crop_face (RGB, eyes level)"), "not a crop spec"),
+        (lambda m: m["input"]["crop"].update(version=99), "crops of version 99; this faceage cuts version 1"),
+        (lambda m: m["input"]["crop"].update(align="tilted"), "is not valid"),
+        (lambda m: m["input"]["crop"].pop("scale"), "is not valid"),
+        (lambda m: m.pop("interval_mass"), "lacks 'interval_mass'"),
+        (lambda m: m.pop("input"), "lacks 'input'"),
+        (lambda m: m.update(interval_mass=1.5), "invalid 'interval_mass'"),
+        (lambda m: m["input"].update(dtype="uint8"), "invalid 'input'"),
+        (lambda m: m["input"].update(range=[0, 1]), "invalid 'input'"),
+        (lambda m: m["input"].update(shape=[None, 32, 16, 3]), "invalid 'input'"),
+        (lambda m: m["output"].update(p_female=3), "invalid 'output'"),
+    ],
+)
 def test_manifest_schema_errors(model_copy, change, message):
     _rewrite_manifest(model_copy, change)
     with pytest.raises(ModelFileError, match=re.escape(message)):

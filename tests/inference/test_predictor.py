@@ -106,11 +106,27 @@ def test_missing_file(predictor, tmp_path):
 
 
 def test_face_result_to_dict_and_label():
-    face = FaceResult(box=(1, 2, 3, 4), score=0.9, age=34.2, age_low=29.0, age_high=41.0, gender="female",
-                      gender_prob=0.8, p_female=0.8)
+    face = FaceResult(
+        box=(1, 2, 3, 4),
+        score=0.9,
+        age=34.2,
+        age_low=29.0,
+        age_high=41.0,
+        gender="female",
+        gender_prob=0.8,
+        p_female=0.8,
+    )
     values = face.to_dict()
-    assert values == {"box": [1, 2, 3, 4], "score": 0.9, "age": 34.2, "age_low": 29.0, "age_high": 41.0,
-                      "gender": "female", "gender_prob": 0.8, "p_female": 0.8}
+    assert values == {
+        "box": [1, 2, 3, 4],
+        "score": 0.9,
+        "age": 34.2,
+        "age_low": 29.0,
+        "age_high": 41.0,
+        "gender": "female",
+        "gender_prob": 0.8,
+        "p_female": 0.8,
+    }
     json.dumps(values)
     assert face.label == "F 34 (29-41)"
 

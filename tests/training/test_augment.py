@@ -10,8 +10,21 @@ import pytest
 
 from faceage_lib.training.augment import Augment, AugmentConfig
 
-OFF = AugmentConfig(flip=0, rotation_degrees=0, scale=0, shift=0, brightness=0, contrast=0, downscale_p=0,
-                    cast_p=0, sepia_p=0, gamma_p=0, noise_p=0, grayscale_p=0, erase_p=0)
+OFF = AugmentConfig(
+    flip=0,
+    rotation_degrees=0,
+    scale=0,
+    shift=0,
+    brightness=0,
+    contrast=0,
+    downscale_p=0,
+    cast_p=0,
+    sepia_p=0,
+    gamma_p=0,
+    noise_p=0,
+    grayscale_p=0,
+    erase_p=0,
+)
 
 
 def _layer(**changes) -> Augment:
@@ -61,8 +74,7 @@ def test_noise_level_and_luminance_mode():
     per_image = out.reshape(400, -1).std(axis=1)
     assert per_image.max() <= 0.12  # sigma drawn from [0, 0.1]
     assert per_image.mean() == pytest.approx(0.05, abs=0.01)
-    same_on_channels = np.all(np.isclose(out[..., 0], out[..., 1]) & np.isclose(out[..., 1], out[..., 2]),
-                              axis=(1, 2))
+    same_on_channels = np.all(np.isclose(out[..., 0], out[..., 1]) & np.isclose(out[..., 1], out[..., 2]), axis=(1, 2))
     assert 0.35 < same_on_channels.mean() < 0.65  # half luminance noise, half per channel
 
 

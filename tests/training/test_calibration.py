@@ -50,10 +50,17 @@ def test_gender_threshold_when_all_right_or_never_right_enough():
     assert gender_min_confidence(np.array([0.9, 0.1]), np.array([0, 1])) == 1.0
 
 
-@pytest.mark.parametrize("p_female, threshold, expected", [
-    (0.9, 0.8, ("female", 0.9)), (0.1, 0.8, ("male", 0.9)), (0.6, 0.8, ("uncertain", 0.6)),
-    (0.3, 0.8, ("uncertain", 0.7)), (0.5, 0.5, ("female", 0.5)), (0.8, 0.8, ("female", 0.8)),
-])
+@pytest.mark.parametrize(
+    "p_female, threshold, expected",
+    [
+        (0.9, 0.8, ("female", 0.9)),
+        (0.1, 0.8, ("male", 0.9)),
+        (0.6, 0.8, ("uncertain", 0.6)),
+        (0.3, 0.8, ("uncertain", 0.7)),
+        (0.5, 0.5, ("female", 0.5)),
+        (0.8, 0.8, ("female", 0.8)),
+    ],
+)
 def test_the_uncertain_rule(p_female, threshold, expected):
     gender, probability = decide_gender(p_female, threshold)
     assert (gender, round(probability, 6)) == expected

@@ -28,8 +28,13 @@ def trained(utkface_dir, tiny_model_dir, tmp_path_factory):
     work = tmp_path_factory.mktemp("train_work")
     config = TrainConfig(epochs=2, limit=32, batch_size=16, img_size=32, width=4)
     result = train(utkface_dir["folder"], out, config, work_dir=work, verbose=0)
-    return {"out": result, "work": work, "config": config, "data": utkface_dir["folder"],
-            "other_tflite": tiny_model_dir / "model.tflite"}
+    return {
+        "out": result,
+        "work": work,
+        "config": config,
+        "data": utkface_dir["folder"],
+        "other_tflite": tiny_model_dir / "model.tflite",
+    }
 
 
 @pytest.mark.slow
@@ -151,8 +156,9 @@ def test_a_training_step_on_each_installed_backend(backend, tmp_path):
         pytest.skip(f"{backend} is not installed")
     env = {**os.environ, "KERAS_BACKEND": backend}
     export = [] if backend == "tensorflow" else [str(tmp_path / "model")]
-    result = subprocess.run([sys.executable, "-c", BACKEND_STEP, *export], capture_output=True, text=True,
-                            env=env, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", BACKEND_STEP, *export], capture_output=True, text=True, env=env, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     name, loss = result.stdout.split()[-2:]
     assert name == backend and np.isfinite(float(loss))
@@ -169,8 +175,10 @@ def test_export_run_exports_a_finished_run_again(trained, tmp_path):
     out = shutil.copytree(trained["out"], tmp_path / "run")
     before = json.loads((out / "manifest.json").read_text())
     (out / "model.tflite").unlink()
-    assert cli.main(["export", "--run", str(out), "--data-dir", str(trained["data"]), "--work-dir",
-                     str(trained["work"])]) == 0
+    assert (
+        cli.main(["export", "--run", str(out), "--data-dir", str(trained["data"]), "--work-dir", str(trained["work"])])
+        == 0
+    )
     after = json.loads((out / "manifest.json").read_text())
     assert after["training"] == before["training"] and after["interval_mass"] == before["interval_mass"]
     assert AgeGenderEstimator(out).img_size == 32

@@ -75,8 +75,11 @@ def test_every_trainable_weight_gets_a_gradient():
     with tf.GradientTape() as tape:
         outputs = model(x, training=True)
         losses = model.loss
-        loss = (losses["age_probs"](ages, outputs["age_probs"]) + tf.reduce_mean(tf.abs(outputs["age"][:, 0] - ages))
-                + tf.reduce_mean(losses["gender"](genders, outputs["gender"])))
+        loss = (
+            losses["age_probs"](ages, outputs["age_probs"])
+            + tf.reduce_mean(tf.abs(outputs["age"][:, 0] - ages))
+            + tf.reduce_mean(losses["gender"](genders, outputs["gender"]))
+        )
     gradients = tape.gradient(loss, model.trainable_weights)
     silent = [w.path for w, g in zip(model.trainable_weights, gradients) if g is None or not np.any(np.asarray(g))]
     assert silent == []
@@ -93,8 +96,9 @@ def test_rows_without_gender_move_no_gender_weight():
 
     def gender_gradients(genders):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(masked_binary_crossentropy(np.asarray(genders, np.float32),
-                                                             model(x, training=False)["gender"]))
+            loss = tf.reduce_mean(
+                masked_binary_crossentropy(np.asarray(genders, np.float32), model(x, training=False)["gender"])
+            )
         return [np.asarray(g) for g in tape.gradient(loss, head)], float(loss)
 
     unknown, loss = gender_gradients([UNKNOWN_GENDER] * 6)

@@ -47,6 +47,7 @@ def test_age_distribution_loss_is_lowest_at_the_true_age():
     from faceage_lib.training.model import age_distribution_loss
 
     ages = np.arange(AGE_BINS)
+
     def gaussian(centre):
         p = np.exp(-0.5 * ((ages - centre) / 2.0) ** 2)
         return (p / p.sum())[None].astype(np.float32)

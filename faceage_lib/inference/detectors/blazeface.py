@@ -125,8 +125,9 @@ class _BlazeFace:
     def size(self) -> int:
         return self.anchors.size
 
-    def __call__(self, image: np.ndarray, region: tuple[int, int, int, int],
-                 min_score: float = DETECTOR_MIN_SCORE) -> np.ndarray:
+    def __call__(
+        self, image: np.ndarray, region: tuple[int, int, int, int], min_score: float = DETECTOR_MIN_SCORE
+    ) -> np.ndarray:
         """Detections in ``image[region]`` scoring at least ``min_score``, one row each (see :data:`ROW_SIZE`)."""
         x0, y0, x1, y1 = region
         side = max(x1 - x0, y1 - y0)  # letterbox: pad to a square, keeping the aspect ratio
@@ -158,8 +159,9 @@ class _BlazeFace:
         centre = points[:, RAW_CENTRE] + centres
         half = points[:, RAW_SIZE] / 2
         landmarks = points[:, RAW_LANDMARKS] + centres[:, None, :]
-        rows = np.concatenate([centre - half, centre + half, landmarks.reshape(len(points), 12),
-                               scores[square, anchor][:, None]], 1)
+        rows = np.concatenate(
+            [centre - half, centre + half, landmarks.reshape(len(points), 12), scores[square, anchor][:, None]], 1
+        )
         return rows.astype(np.float32), square
 
 
@@ -219,7 +221,7 @@ class BlazeFaceDetector(FaceDetector):
         detection there that overlaps the candidate by :data:`CONFIRM_IOU` (score 0 where there is none)."""
         rows = [_no_rows()]
         for first in range(0, len(candidates), TILE_BATCH):
-            chunk = candidates[first:first + TILE_BATCH]
+            chunk = candidates[first : first + TILE_BATCH]
             views = [_close_up(image, row, self._short.size) for row in chunk]
             found, index = self._short.run(np.stack([square for square, _, _ in views]))
             origins = np.array([origin for _, origin, _ in views], np.float32)
@@ -253,9 +255,9 @@ class BlazeFaceDetector(FaceDetector):
         grid = [(ix, iy) for iy in range(len(ys)) for ix in range(len(xs))]
         rows = [_no_rows()]
         for first in range(0, len(grid), TILE_BATCH):
-            cells = np.array(grid[first:first + TILE_BATCH])
+            cells = np.array(grid[first : first + TILE_BATCH])
             origins = np.stack([xs[cells[:, 0]], ys[cells[:, 1]]], 1)
-            found, tile = self._short.run(np.stack([padded[y:y + side, x:x + side] for x, y in origins]))
+            found, tile = self._short.run(np.stack([padded[y : y + side, x : x + side] for x, y in origins]))
             found[:, POINTS] += np.tile(origins[tile], 8)
             centre_x, centre_y = _centres(found)
             owned = (_owner(centre_x, xs, side) == cells[tile, 0]) & (_owner(centre_y, ys, side) == cells[tile, 1])
@@ -286,7 +288,7 @@ def _close_up(image: np.ndarray, row: np.ndarray, size: int) -> tuple[np.ndarray
         resized = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         at_x, at_y = max(0, round((left - x0) * scale)), max(0, round((top - y0) * scale))
         piece = _normalise(resized[: size - at_y, : size - at_x])
-        square[at_y:at_y + piece.shape[0], at_x:at_x + piece.shape[1]] = piece
+        square[at_y : at_y + piece.shape[0], at_x : at_x + piece.shape[1]] = piece
         x0, y0 = left - at_x / scale, top - at_y / scale
     return square, (x0, y0), scale
 
@@ -347,7 +349,7 @@ def _weighted_nms(rows: np.ndarray) -> list[np.ndarray]:
 
 def _merged(cluster: np.ndarray) -> np.ndarray:
     """One detection from a cluster: coordinates averaged by score, the best score."""
-    weights = cluster[:, SCORE:SCORE + 1]
+    weights = cluster[:, SCORE : SCORE + 1]
     return np.append((cluster[:, POINTS] * weights).sum(0) / weights.sum(), cluster[0, SCORE])
 
 
