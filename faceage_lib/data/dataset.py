@@ -82,15 +82,16 @@ def cached_dataset(
     fingerprint: str,
     scan: Callable[[], Scan],
     split: Callable[[pd.DataFrame], pd.Series],
+    chips: bool = False,
 ) -> Dataset:
     """The dataset from its manifest in ``work`` if ``fingerprint`` matches, else ``scan()``-ed,
-    de-duplicated, ``split``, and its manifest written."""
+    de-duplicated, ``split``, and its manifest written (``chips``: see :attr:`Dataset.chips`)."""
     csv_path, info_path = work / f"{name}_split.csv", work / f"{name}_split.json"
     info = _read_info(info_path)
     if info.get("fingerprint") == fingerprint and csv_path.is_file():
         skipped = [(str(file), str(reason)) for file, reason in info["skipped"]]
         return Dataset(
-            name, root, read_manifest(csv_path), info["files"], skipped, info["duplicates_removed"], csv_path
+            name, root, read_manifest(csv_path), info["files"], skipped, info["duplicates_removed"], csv_path, chips
         )
     table, files, skipped = scan()
     if table.empty:
@@ -112,7 +113,7 @@ def cached_dataset(
         )
         + "\n"
     )
-    return Dataset(name, root, table, files, skipped, duplicates, manifest)
+    return Dataset(name, root, table, files, skipped, duplicates, manifest, chips)
 
 
 def content_hash(path: Path) -> str:

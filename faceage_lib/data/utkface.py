@@ -86,13 +86,12 @@ def load_utkface(
         for entry in os.scandir(root)
         if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES)
     ]
-    dataset = cached_dataset(
+    return cached_dataset(
         NAME,
         root,
         work,
         files_fingerprint(root, images, seed),
         lambda: scan_folder(root),
         lambda table: assign_splits(table, seed),
+        chips=True,
     )
-    dataset.chips = True
-    return dataset

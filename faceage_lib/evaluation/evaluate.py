@@ -47,7 +47,8 @@ def predict_split(
     rows = dataset.split(split)
     crops = load_or_build_crops(rows, estimator.crop, work, progress)  # crops only what it evaluates
     detected = crops.detected_rows(rows)
-    answered = rows[detected | dataset.chips].reset_index(drop=True)
+    answered_mask = detected | dataset.chips
+    answered = rows[answered_mask].reset_index(drop=True)
     started = time.perf_counter()
     estimates = estimator.predict(crops.rows(answered), flip=flip)
     seconds = time.perf_counter() - started
@@ -56,7 +57,7 @@ def predict_split(
         age_low=estimates.age_low,
         age_high=estimates.age_high,
         p_female=estimates.p_female,
-        face_detected=crops.detected_rows(answered),
+        face_detected=detected[answered_mask],
     )
     facts = {
         "dataset": dataset.name,
