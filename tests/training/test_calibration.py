@@ -37,6 +37,25 @@ def test_calibration_on_uniform_rows():
     assert calibrate_interval_mass(probs, ages, coverage=0.5) < mass
 
 
+def test_calibration_with_groups_puts_an_easy_and_a_hard_dataset_evenly_around_the_target():
+    """Two datasets with the same uniform predictions: one's true ages sit near the middle (easy), the
+    other's spread over every age (hard). Pooled, the larger easy set would decide; by group, the mass
+    is where the easy one holds as far above 80% as the hard one falls below."""
+    probs = np.zeros((300, AGE_BINS))
+    probs[:, :100] = 0.01
+    easy, hard = np.tile(np.arange(30, 70), 5), np.arange(100)
+    ages, groups = np.r_[easy, hard], np.r_[np.zeros(len(easy)), np.ones(len(hard))]
+    mass = calibrate_interval_mass(probs, ages, groups=groups)
+    _, low, high = age_from_distribution(probs, mass)
+    inside = (low <= ages) & (ages <= high)
+    held_easy, held_hard = inside[groups == 0].mean(), inside[groups == 1].mean()
+    assert held_hard < 0.8 < held_easy
+    assert abs((held_easy - 0.8) - (0.8 - held_hard)) <= 0.05
+    assert mass > calibrate_interval_mass(probs, ages)  # pooled: the easy set alone sets a smaller range
+    one_group = calibrate_interval_mass(probs[:100], hard, groups=np.ones(len(hard)))
+    assert one_group == calibrate_interval_mass(probs[:100], hard)  # one group: as without groups
+
+
 def test_gender_threshold_is_the_lowest_confidence_that_keeps_97_percent_right():
     # 100 faces: confident ones all right, the 10 least confident (0.55) half wrong
     p_female = np.r_[np.full(45, 0.99), np.full(45, 0.02), np.full(10, 0.55)]
