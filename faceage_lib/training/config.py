@@ -27,7 +27,9 @@ class TrainConfig:
         "model's manifest: inference cuts the same crop)",
     )
     backbone: str = _option("compact", "the network under the age and gender heads", choices=tuple(BACKBONES))
-    pretrained: bool = _option(False, "start from ImageNet weights (keras.applications backbones only)")
+    pretrained: bool = _option(
+        False, "start from pretrained weights: ImageNet (keras.applications backbones) or dlib's age network (resnet10)"
+    )
     init_from: str | None = _option(
         None,
         "start from the weights of this model.keras (same backbone and size; "

@@ -12,6 +12,7 @@ import numpy as np
 from keras import layers, ops
 
 from ..config import MAX_AGE
+from . import dlib_resnet  # noqa: F401  (registers its layers, which load_keras_model needs)
 from .backbones import BACKBONES
 from .config import TrainConfig
 
