@@ -65,3 +65,14 @@ BACKBONES: dict[str, Callable] = {
     "efficientnetb0": _application("EfficientNetB0"),
     "resnet10": resnet10,
 }
+
+#: The crop side each backbone was made for (the keras.applications ones: 128, their smallest good size).
+NATIVE_SIZE: dict[str, int] = {"compact": 64, "resnet10": 64}
+
+
+def backbone_defaults(name: str) -> tuple[bool, int]:
+    """(pretrained, crop side) a backbone is best used with: the compact CNN from scratch at 64 px,
+    dlib's ResNet-10 from its weights at 64 px, the keras.applications nets from ImageNet at 128 px."""
+    if name not in BACKBONES:
+        raise ValueError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return name != "compact", NATIVE_SIZE.get(name, 128)

@@ -101,3 +101,13 @@ def test_keras_applications_backbones_build(backbone):
 def test_unknown_backbone_is_refused():
     with pytest.raises(ValueError, match="unknown backbone"):
         build_model(backbone="resnet9000")
+
+
+def test_each_backbone_has_defaults_a_notebook_can_follow():
+    from faceage_lib.training.backbones import backbone_defaults
+
+    assert backbone_defaults("compact") == (False, 64)  # from scratch: nothing to start from
+    assert backbone_defaults("resnet10") == (True, 64)  # dlib's weights, made for 64 px
+    assert backbone_defaults("mobilenetv3large") == (True, 128)
+    with pytest.raises(ValueError, match="unknown backbone"):
+        backbone_defaults("resnet9000")
