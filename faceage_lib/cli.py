@@ -183,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(0 the first part; default: none)",
     )
     command.add_argument(
-        "--plot", metavar="FILE.png", help="also save the age distribution as a bar chart (default: no plot)"
+        "--plot",
+        metavar="FILE.png",
+        help="also save the age distribution as a bar chart; with --group-by, a panel per group too, "
+        "for the 12 groups with the most faces (default: no plot)",
     )
     model_option(command, "the model folder whose measured error to show")
     command.set_defaults(run=run_summarize)
@@ -409,8 +412,9 @@ def run_summarize(args) -> int:
     frame = load_results(args.results)
     print(summarize(frame, args.group_by, args.model))
     if args.plot:
-        plot_distribution(frame, args.plot)
-        print(f"plot written to {args.plot}")
+        drawn = plot_distribution(frame, args.plot, args.group_by)
+        groups = f" (all faces and {len(drawn)} groups: {', '.join(drawn)})" if args.group_by is not None else ""
+        print(f"plot written to {args.plot}{groups}")
     return EXIT_OK
 
 
