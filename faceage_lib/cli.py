@@ -315,12 +315,16 @@ def check_output_file(name: str, folder_ok: bool = False) -> None:
 def run_predict(args) -> int:
     from .errors import FaceAgeError
 
-    if args.engine == "ray" and (args.format != "parquet" or args.resume):
-        raise FaceAgeError("--engine ray writes a folder of Parquet files: add --format parquet (no --resume)")
-    if args.out and "://" not in args.out:  # a URI (s3://...) is Ray's to write
+    if args.engine == "ray" and args.format != "parquet":
+        raise FaceAgeError("--engine ray writes a folder of Parquet files: add --format parquet")
+    if not args.out:
+        if args.format == "parquet" or args.resume:
+            raise FaceAgeError("--format parquet and --resume write to a file: give --out")
+    elif "://" in args.out:  # a URI (s3://...) is Ray's to write
+        if args.engine != "ray":
+            raise FaceAgeError(f"--out {args.out}: a URI is written by --engine ray; give a local file")
+    else:
         check_output_file(args.out, folder_ok=args.engine == "ray")
-    elif args.format == "parquet" or args.resume:
-        raise FaceAgeError("--format parquet and --resume write to a file: give --out")
     if not (args.paths or args.from_list):
         raise FaceAgeError("give photos, folders or globs to predict, or --from-list FILE")
     if any(Path(path).suffix.lower() in VIDEO_EXTENSIONS for path in args.paths):
@@ -329,7 +333,15 @@ def run_predict(args) -> int:
         from .batch.ray_job import predict_on_ray
 
         summary = predict_on_ray(
-            args.paths, args.out, args.workers, args.model, args.flip, args.address, list_file=args.from_list
+            args.paths,
+            args.out,
+            args.workers,
+            args.model,
+            args.flip,
+            args.address,
+            list_file=args.from_list,
+            resume=args.resume,
+            progress=not args.quiet and sys.stderr.isatty(),
         )
     else:
         from .batch.job import predict_corpus
