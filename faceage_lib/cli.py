@@ -183,7 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(0 the first part; default: none)",
     )
     command.add_argument(
-        "--plot", metavar="FILE.png", help="also save the age distribution as a bar chart (default: no plot)"
+        "--plot",
+        metavar="FILE.png",
+        help="also save the age distribution as a bar chart; with --group-by, a panel per group too, "
+        "for the 12 groups with the most faces (default: no plot)",
     )
     model_option(command, "the model folder whose measured error to show")
     command.set_defaults(run=run_summarize)
@@ -312,12 +315,16 @@ def check_output_file(name: str, folder_ok: bool = False) -> None:
 def run_predict(args) -> int:
     from .errors import FaceAgeError
 
-    if args.engine == "ray" and (args.format != "parquet" or args.resume):
-        raise FaceAgeError("--engine ray writes a folder of Parquet files: add --format parquet (no --resume)")
-    if args.out and "://" not in args.out:  # a URI (s3://...) is Ray's to write
+    if args.engine == "ray" and args.format != "parquet":
+        raise FaceAgeError("--engine ray writes a folder of Parquet files: add --format parquet")
+    if not args.out:
+        if args.format == "parquet" or args.resume:
+            raise FaceAgeError("--format parquet and --resume write to a file: give --out")
+    elif "://" in args.out:  # a URI (s3://...) is Ray's to write
+        if args.engine != "ray":
+            raise FaceAgeError(f"--out {args.out}: a URI is written by --engine ray; give a local file")
+    else:
         check_output_file(args.out, folder_ok=args.engine == "ray")
-    elif args.format == "parquet" or args.resume:
-        raise FaceAgeError("--format parquet and --resume write to a file: give --out")
     if not (args.paths or args.from_list):
         raise FaceAgeError("give photos, folders or globs to predict, or --from-list FILE")
     if any(Path(path).suffix.lower() in VIDEO_EXTENSIONS for path in args.paths):
@@ -326,7 +333,15 @@ def run_predict(args) -> int:
         from .batch.ray_job import predict_on_ray
 
         summary = predict_on_ray(
-            args.paths, args.out, args.workers, args.model, args.flip, args.address, list_file=args.from_list
+            args.paths,
+            args.out,
+            args.workers,
+            args.model,
+            args.flip,
+            args.address,
+            list_file=args.from_list,
+            resume=args.resume,
+            progress=not args.quiet and sys.stderr.isatty(),
         )
     else:
         from .batch.job import predict_corpus
@@ -409,8 +424,9 @@ def run_summarize(args) -> int:
     frame = load_results(args.results)
     print(summarize(frame, args.group_by, args.model))
     if args.plot:
-        plot_distribution(frame, args.plot)
-        print(f"plot written to {args.plot}")
+        drawn = plot_distribution(frame, args.plot, args.group_by)
+        groups = f" (all faces and {len(drawn)} groups: {', '.join(drawn)})" if args.group_by is not None else ""
+        print(f"plot written to {args.plot}{groups}")
     return EXIT_OK
 
 

@@ -9,6 +9,7 @@ shipped model's measured age error per age group beside the distribution.
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -129,8 +130,15 @@ def summarize(frame: pd.DataFrame, group_by: str | None = None, model: str | Non
     return "\n\n".join(blocks) + "\n\n" + note
 
 
-def plot_distribution(frame: pd.DataFrame, out: str | os.PathLike) -> None:
-    """Faces per age group and gender as a bar chart, saved to ``out`` (needs matplotlib)."""
+#: The most groups ``--plot`` draws a panel for (the largest, by faces), after the panel of all faces.
+MAX_PLOTTED_GROUPS = 12
+GENDER_COLORS = ["#d1495b", "#00798c", "#b8b8b8"]
+
+
+def plot_distribution(frame: pd.DataFrame, out: str | os.PathLike, group_by: str | None = None) -> list[str]:
+    """Faces per age group and gender as a bar chart, saved to ``out`` (needs matplotlib): one panel of all
+    faces and, with ``group_by``, one per group (the :data:`MAX_PLOTTED_GROUPS` with the most faces, named
+    in order, each with its own scale). Returns the groups drawn."""
     from ..errors import FaceAgeError
 
     try:
@@ -140,9 +148,34 @@ def plot_distribution(frame: pd.DataFrame, out: str | os.PathLike) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         raise FaceAgeError("--plot needs matplotlib (pip install matplotlib)") from None
-    table = distribution(frame)[list(GENDER_COLUMNS)]
-    axes = table.plot.bar(figsize=(8, 4), rot=0, color=["#d1495b", "#00798c", "#b8b8b8"])
-    axes.set(xlabel="age group", ylabel="faces", title="Faces by age group and gender")
-    plt.tight_layout()
-    axes.figure.savefig(out, dpi=120)
-    plt.close(axes.figure)
+    panels = [("all faces" if group_by is not None else "", frame)]
+    drawn: list[str] = []
+    left_out = 0
+    if group_by is not None:
+        groups = dict(list(frame.groupby(group_key(frame, group_by), sort=True)))
+        faces = {name: int(group["face"].notna().sum()) for name, group in groups.items()}
+        largest = sorted(groups, key=lambda name: (-faces[name], str(name)))[:MAX_PLOTTED_GROUPS]
+        drawn = sorted(largest, key=str)
+        left_out = len(groups) - len(drawn)
+        panels += [(f"{name} ({faces[name]} faces)", groups[name]) for name in drawn]
+    columns = min(3, len(panels))
+    rows = math.ceil(len(panels) / columns)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(8 if columns == 1 else 5 * columns, 4 * rows), squeeze=False, layout="constrained"
+    )
+    for (title, part), panel in zip(panels, axes.flat):
+        table = distribution(part)[list(GENDER_COLUMNS)]
+        table.plot.bar(ax=panel, rot=0, color=GENDER_COLORS, legend=panel is axes.flat[0])
+        panel.set(xlabel="age group", ylabel="faces", title=title)
+        panel.tick_params(axis="x", labelsize=8 if columns > 1 else 10)
+    for panel in list(axes.flat)[len(panels) :]:
+        panel.set_visible(False)
+    title = "Faces by age group and gender"
+    if group_by is not None:
+        title += f", per {'folder' if group_by == 'parent' else f'path part {group_by}'}"
+        if left_out:
+            title += f" (the {len(drawn)} groups with the most faces; {left_out} more not drawn)"
+    figure.suptitle(title)
+    figure.savefig(out, dpi=100 if len(panels) > 1 else 120)
+    plt.close(figure)
+    return [str(name) for name in drawn]

@@ -83,3 +83,31 @@ def test_a_json_array_reads_too(tmp_path):
     out = tmp_path / "results.json"
     out.write_text(json.dumps([result.to_dict() for result in RESULTS]))
     assert len(load_results(out)) == 6
+
+
+def test_the_plot_has_a_panel_per_group_for_the_largest_groups(tmp_path, capsys):
+    from PIL import Image
+
+    from faceage_lib.batch.summary import MAX_PLOTTED_GROUPS, plot_distribution
+
+    rows = [  # camera k has k faces: cameras 1 and 2 are the smallest
+        {"path": f"site/cam{k:02d}/{n}.jpg", "face": 1, "age": 20 + k, "gender": "female", "error": None}
+        for k in range(1, MAX_PLOTTED_GROUPS + 3)
+        for n in range(k)
+    ]
+    frame = pd.DataFrame(rows)
+    one, grouped = tmp_path / "one.png", tmp_path / "grouped.png"
+    assert plot_distribution(frame, one) == []
+    drawn = plot_distribution(frame, grouped, "parent")
+    assert drawn == [f"cam{k:02d}" for k in range(3, MAX_PLOTTED_GROUPS + 3)]  # the 12 largest, in name order
+    single, panels = Image.open(one).size, Image.open(grouped).size
+    assert panels[0] > single[0] and panels[1] > 4 * single[1]  # 3 columns, 5 rows of panels
+
+    out = tmp_path / "results.parquet"
+    writer = ParquetWriter(str(out), False)
+    for result in RESULTS:
+        writer.write(result)
+    writer.close()
+    assert cli.main(["summarize", str(out), "--group-by", "parent", "--plot", str(grouped)]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last == f"plot written to {grouped} (all faces and 2 groups: cam1, cam2)"
