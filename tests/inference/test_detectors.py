@@ -274,11 +274,21 @@ def test_absorbed_needs_every_row_merged_into_a_confident_leader():
     from faceage_lib.inference.detectors import blazeface
 
     confident = np.stack([_row((0, 0, 100, 100), 0.95), _row((2, 0, 102, 100), 0.9), _row((300, 0, 400, 100), 0.8)])
+    leaders = blazeface._leaders(confident)
+    assert [row[0] for row in leaders] == [0, 300]  # the second row is merged into the first
     near, far = _row((10, 5, 110, 105), 0.6), _row((100, 0, 200, 100), 0.6)
-    assert blazeface._absorbed(near[None], confident)
-    assert blazeface._absorbed(np.stack([near, _row((305, 0, 400, 95), 0.7)]), confident)  # each by a leader
-    assert not blazeface._absorbed(np.stack([near, far]), confident)  # one row would stand alone
-    assert not blazeface._absorbed(near[None], confident[:0])  # no confident face
+    assert blazeface._absorbed(near[None], leaders)
+    assert blazeface._absorbed(np.stack([near, _row((305, 0, 400, 95), 0.7)]), leaders)  # each by a leader
+    assert not blazeface._absorbed(np.stack([near, far]), leaders)  # one row would stand alone
+    assert not blazeface._absorbed(near[None], leaders[:0])  # no confident face
+
+
+def test_unbatch_of_one_square_is_the_output_itself(detector):
+    """The batch-of-one shortcut gives what the general block-by-block reordering gives."""
+    anchors = detector._short.anchors
+    output = np.random.default_rng(0).normal(size=(1, len(anchors.centres), 16)).astype(np.float32)
+    parts = np.split(output.reshape(-1, 16), np.cumsum(anchors.blocks)[:-1])
+    np.testing.assert_array_equal(anchors.unbatch(output, 1), np.concatenate(parts)[None])
 
 
 def test_min_score_below_the_default_finds_a_faint_face(detector, astronaut):

@@ -78,6 +78,8 @@ class _Anchors:
     def unbatch(self, output: np.ndarray, count: int) -> np.ndarray:
         """``(count, anchors, k)`` from a batched output: the model flattens each stride's block
         over the whole batch (shape ``(1, count * anchors, k)``), one block after the other."""
+        if count == 1:  # one square: its blocks are already in anchor order
+            return output.reshape(1, -1, output.shape[-1])
         parts = np.split(output.reshape(-1, output.shape[-1]), np.cumsum(self.blocks)[:-1] * count)
         return np.concatenate([part.reshape(count, -1, output.shape[-1]) for part in parts], 1)
 
@@ -209,7 +211,8 @@ class BlazeFaceDetector(FaceDetector):
         photos (60 of 27,821 UTKFace and APPA-REAL training photos): faint faces, whose boxes now
         move by a median 1% of their width (at most 7%); no box is added or lost."""
         clusters = _clusters(doubtful)
-        absorbed = [_absorbed(cluster, confident) for cluster in clusters]
+        leaders = _leaders(confident) if clusters else confident
+        absorbed = [_absorbed(cluster, leaders) for cluster in clusters]
         looked = [cluster for cluster, taken in zip(clusters, absorbed) if not taken]
         merged = np.array([_merged(cluster) for cluster in looked], np.float32).reshape(-1, ROW_SIZE)
         seen = iter(self._close_look(image, merged)[:, SCORE] >= bar)
@@ -356,14 +359,16 @@ def _clusters(rows: np.ndarray) -> list[np.ndarray]:
     return clusters
 
 
-def _absorbed(rows: np.ndarray, confident: np.ndarray) -> bool:
-    """Whether NMS merges every one of ``rows`` into a cluster led by one of ``confident`` (all
-    scoring more than ``rows``): each overlaps (IoU above :data:`NMS_IOU`) a leader of
-    ``confident``'s own clusters, and those leaders come first in any NMS over both."""
-    if not len(confident):
-        return False
-    leaders = np.stack([cluster[0] for cluster in _clusters(confident)])
-    return bool((_iou(rows[:, None, :], leaders[None, :, :]) > NMS_IOU).any(1).all())
+def _leaders(rows: np.ndarray) -> np.ndarray:
+    """The best row of each of NMS's clusters of ``rows``."""
+    return np.array([cluster[0] for cluster in _clusters(rows)], np.float32).reshape(-1, ROW_SIZE)
+
+
+def _absorbed(rows: np.ndarray, leaders: np.ndarray) -> bool:
+    """Whether NMS merges every one of ``rows`` into a cluster led by one of ``leaders``: the
+    :func:`_leaders` of rows that all score more than ``rows`` (so they lead in any NMS over both),
+    each of ``rows`` overlapping one of them (IoU above :data:`NMS_IOU`)."""
+    return bool(len(leaders)) and bool((_iou(rows[:, None, :], leaders[None, :, :]) > NMS_IOU).any(1).all())
 
 
 def _weighted_nms(rows: np.ndarray) -> list[np.ndarray]:
