@@ -403,6 +403,12 @@ def _photo_like(width: int, height: int, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8))
 
 
+def _exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
 PLAIN_JPEGS = {
     "4:2:0": {"quality": 90},
     "4:2:2": {"quality": 85, "subsampling": 1},
@@ -410,6 +416,7 @@ PLAIN_JPEGS = {
     "progressive": {"quality": 80, "progressive": True},
     "optimized": {"quality": 75, "optimize": True},
     "empty EXIF": {"quality": 90, "exif": Image.Exif().tobytes()},
+    "orientation 1": {"quality": 90, "exif": _exif(1)},
 }
 
 
