@@ -235,6 +235,62 @@ def test_a_doubtful_box_beside_a_large_face_needs_a_close_look(detector, monkeyp
     assert len(looked) == 1 and looked[0][0, 0] == 10  # the hair was looked at, the face was not
 
 
+def test_a_confident_faces_own_weaker_detections_need_no_close_look(detector, monkeypatch):
+    """Doubtful rows that NMS merges into a confident face are that face's weaker anchors: kept (they
+    take their share of its box) without a second pass; a doubtful row beside it is still looked at."""
+    from faceage_lib.inference.detectors import blazeface
+
+    face, weaker, beside = _row((60, 60, 160, 160), 0.93), _row((64, 58, 166, 162), 0.6), _row((150, 60, 220, 130), 0.6)
+    rows = np.stack([face, weaker, beside])
+    monkeypatch.setattr(blazeface._BlazeFace, "__call__", lambda self, image, region, min_score: rows.copy())
+    looked = []
+    monkeypatch.setattr(
+        type(detector),
+        "_close_look",
+        lambda self, image, rows: looked.append(rows) or np.zeros((len(rows), 17), np.float32),
+    )
+    faces = detector.detect(np.zeros((224, 224, 3), np.uint8))
+    assert [f.box for f in faces] == [blazeface._to_face(blazeface._merged(rows[:2])).box]
+    assert len(looked) == 1 and [row[0] for row in looked[0]] == [150]  # only the row beside the face
+
+
+def test_a_clear_face_takes_one_detector_pass(detector, astronaut, monkeypatch):
+    """A 640x480 photo of one clear face (the astronaut's head, 288 px) is answered by the
+    whole-photo pass alone: no close look, no other pass."""
+    from faceage_lib.inference.detectors import blazeface
+
+    photo = np.full((480, 640, 3), 90, np.uint8)
+    photo[100:388, 200:488] = cv2.resize(astronaut[10:250, 105:345], (288, 288), interpolation=cv2.INTER_AREA)
+    runs = []
+    real = blazeface._BlazeFace.run
+    monkeypatch.setattr(
+        blazeface._BlazeFace, "run", lambda self, squares, *a: runs.append(len(squares)) or real(self, squares, *a)
+    )
+    assert len(detector.detect(photo)) == 1
+    assert runs == [1]
+
+
+def test_absorbed_needs_every_row_merged_into_a_confident_leader():
+    from faceage_lib.inference.detectors import blazeface
+
+    confident = np.stack([_row((0, 0, 100, 100), 0.95), _row((2, 0, 102, 100), 0.9), _row((300, 0, 400, 100), 0.8)])
+    leaders = blazeface._leaders(confident)
+    assert [row[0] for row in leaders] == [0, 300]  # the second row is merged into the first
+    near, far = _row((10, 5, 110, 105), 0.6), _row((100, 0, 200, 100), 0.6)
+    assert blazeface._absorbed(near[None], leaders)
+    assert blazeface._absorbed(np.stack([near, _row((305, 0, 400, 95), 0.7)]), leaders)  # each by a leader
+    assert not blazeface._absorbed(np.stack([near, far]), leaders)  # one row would stand alone
+    assert not blazeface._absorbed(near[None], leaders[:0])  # no confident face
+
+
+def test_unbatch_of_one_square_is_the_output_itself(detector):
+    """The batch-of-one shortcut gives what the general block-by-block reordering gives."""
+    anchors = detector._short.anchors
+    output = np.random.default_rng(0).normal(size=(1, len(anchors.centres), 16)).astype(np.float32)
+    parts = np.split(output.reshape(-1, 16), np.cumsum(anchors.blocks)[:-1])
+    np.testing.assert_array_equal(anchors.unbatch(output, 1), np.concatenate(parts)[None])
+
+
 def test_min_score_below_the_default_finds_a_faint_face(detector, astronaut):
     """``min_score`` is the whole-photo pass's bar (it was fixed at 0.5 before): a low-contrast face
     that pass scores about 0.4 is kept with ``min_score=0.05`` (a close look confirms it), with its

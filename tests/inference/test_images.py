@@ -390,3 +390,75 @@ def test_uint16_array_of_8_bit_values_keeps_them():
     """8-bit data in a uint16 array (as some readers return it) is not divided by 257 into black."""
     values = np.array([[[0, 100, 255]]], np.uint16)
     np.testing.assert_array_equal(load_image(values)[0, 0], (0, 100, 255))
+
+
+# --------------------------------------------------------------------- issue 18: plain JPEGs decoded by OpenCV
+
+
+def _photo_like(width: int, height: int, seed: int = 0) -> Image.Image:
+    """Smooth colour gradients and noise: a JPEG of it uses every DCT frequency and both chroma planes."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width]
+    base = np.stack([xs * 255 / width, ys * 255 / height, (xs + ys) * 127 / (width + height)], 2)
+    return Image.fromarray(np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype(np.uint8))
+
+
+def _exif(orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif.tobytes()
+
+
+PLAIN_JPEGS = {
+    "4:2:0": {"quality": 90},
+    "4:2:2": {"quality": 85, "subsampling": 1},
+    "4:4:4": {"quality": 95, "subsampling": 0},
+    "progressive": {"quality": 80, "progressive": True},
+    "optimized": {"quality": 75, "optimize": True},
+    "empty EXIF": {"quality": 90, "exif": Image.Exif().tobytes()},
+    "orientation 1": {"quality": 90, "exif": _exif(1)},
+}
+
+
+@pytest.mark.parametrize("options", PLAIN_JPEGS.values(), ids=PLAIN_JPEGS.keys())
+@pytest.mark.parametrize("size", [(640, 480), (333, 251)])
+def test_plain_jpeg_is_decoded_by_opencv_to_pillows_pixels(monkeypatch, options, size):
+    data = _encode(_photo_like(*size), "JPEG", **options)
+    fast = images.open_photo(data, 12_000_000)
+    assert images._decode_plain_jpeg(Image.open(io.BytesIO(data)), data) is not None  # OpenCV's path is taken
+    monkeypatch.setattr(images, "_CV_RGB", None)  # Pillow's path
+    slow = images.open_photo(data, 12_000_000)
+    np.testing.assert_array_equal(fast.decode().pixels, slow.decode().pixels)
+    _assert_rgb(fast.decode().pixels, size[::-1])
+
+
+@pytest.mark.parametrize("asset", ["astronaut.jpg", "group.jpg", "cameraman.jpg"])
+def test_shipped_photos_decode_the_same_either_way(monkeypatch, asset):
+    from faceage_lib.config import assets_dir
+
+    data = (assets_dir() / asset).read_bytes()
+    fast = load_image(data)
+    monkeypatch.setattr(images, "_CV_RGB", None)
+    np.testing.assert_array_equal(fast, load_image(data))
+
+
+def test_jpegs_opencv_leaves_to_pillow():
+    """Turned, grayscale, CMYK, not ending where a JPEG ends, or drafted: Pillow decodes them."""
+    colour = _photo_like(64, 48)
+    others = [
+        _with_orientation(colour, 6),
+        _encode(colour.convert("L"), "JPEG"),
+        _encode(colour.convert("CMYK"), "JPEG"),
+        _encode(colour, "JPEG") + b"trailing bytes",
+    ]
+    for data in others:
+        assert images._decode_plain_jpeg(Image.open(io.BytesIO(data)), data) is None
+
+
+def test_cut_jpeg_given_an_end_marker_decodes_as_pillow_decodes_it(monkeypatch):
+    """Cut short but ending as a JPEG ends: both decoders fill the rest in grey, alike."""
+    cut = _encode(_photo_like(200, 200), "JPEG")
+    data = cut[: len(cut) // 2] + images.JPEG_END
+    fast = load_image(data)
+    monkeypatch.setattr(images, "_CV_RGB", None)
+    np.testing.assert_array_equal(fast, load_image(data))
