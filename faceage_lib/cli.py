@@ -109,10 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "export",
         "calibrate and export a training run's best model again (e.g. where "
-        "TensorFlow is installed, after training on JAX or PyTorch elsewhere)",
+        "TensorFlow is installed, after training on JAX or PyTorch elsewhere), or several runs "
+        "averaged as one model",
     )
     data_options(command)
-    command.add_argument("--run", required=True, dest="run_dir", help="the training run's --out folder")
+    command.add_argument(
+        "--run",
+        required=True,
+        nargs="+",
+        dest="run_dirs",
+        help="the training run's --out folder; several: their models averaged as one (an ensemble, written to --out)",
+    )
+    command.add_argument("--out", help="where an ensemble of several runs goes")
+    command.add_argument("--weights", nargs="+", type=float, help="one weight per run of an ensemble (default: equal)")
     command.set_defaults(run=run_export)
 
     command = add(commands, "evaluate", "evaluate a model on each dataset's test split")
@@ -265,9 +274,19 @@ def train_config_options(command: argparse.ArgumentParser) -> None:
 
 
 def run_export(args) -> int:
+    from .errors import FaceAgeError
+    from .training.ensemble import export_ensemble
     from .training.export import export_run
 
-    print(f"model exported to {export_run(args.run_dir, args.data_dir, args.work_dir)}")
+    if len(args.run_dirs) == 1:
+        if args.out or args.weights:
+            raise FaceAgeError("--out and --weights are for an ensemble of several runs")
+        out = export_run(args.run_dirs[0], args.data_dir, args.work_dir)
+    elif not args.out:
+        raise FaceAgeError("an ensemble of several runs needs --out (a new folder)")
+    else:
+        out = export_ensemble(args.run_dirs, args.out, args.weights, args.data_dir, args.work_dir)
+    print(f"model exported to {out}")
     return 0
 
 

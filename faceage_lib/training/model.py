@@ -86,6 +86,22 @@ class ExpectedAge(layers.Layer):
         return ops.sum(probs * ages, axis=-1, keepdims=True)
 
 
+@keras.saving.register_keras_serializable("faceage")
+class WeightedMean(layers.Layer):
+    """The ``weights``-average of same-shaped inputs (an ensemble's distributions or probabilities)."""
+
+    def __init__(self, weights: list[float], **kwargs):
+        super().__init__(**kwargs)
+        self.mix = [float(weight) for weight in weights]
+
+    def call(self, inputs):
+        total = sum(self.mix)
+        return sum(tensor * (weight / total) for tensor, weight in zip(inputs, self.mix))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "weights": self.mix}
+
+
 def age_distribution_loss(y_true, y_pred, sigma: float = 2.0):
     """KL divergence from a Gaussian label distribution (``sigma`` years) centred on the true age."""
     ages = ops.arange(AGE_BINS, dtype="float32")
