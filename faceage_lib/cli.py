@@ -120,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="run_dirs",
         help="the training run's --out folder; several: their models averaged as one (an ensemble, written to --out)",
     )
-    command.add_argument("--out", help="where an ensemble of several runs goes")
+    command.add_argument(
+        "--out", help="where an ensemble of several runs goes (default: none; a single run is exported in its folder)"
+    )
     command.add_argument("--weights", nargs="+", type=float, help="one weight per run of an ensemble (default: equal)")
     command.set_defaults(run=run_export)
 
