@@ -32,7 +32,7 @@ class TrainConfig:
     )
     init_from: str | None = _option(
         None,
-        "start from the weights of this model.keras (same backbone and size; "
+        "start from the weights of this model.keras (same backbone and size, or an ensemble holding one; "
         "default: random weights), e.g. to fine-tune the shipped model on more data",
     )
     width: int = _option(32, "filters in the first stage of the compact CNN")

@@ -50,12 +50,15 @@ def build_from_config(config: TrainConfig) -> keras.Model:
     )
     if config.init_from:
         start = load_keras_model(config.init_from)
-        if [w.shape for w in start.weights] != [w.shape for w in model.weights]:
+        members = [layer for layer in start.layers if isinstance(layer, keras.Model)]  # an ensemble's models
+        shapes = [w.shape for w in model.weights]
+        fitting = [candidate for candidate in (start, *members) if [w.shape for w in candidate.weights] == shapes]
+        if not fitting:
             raise ValueError(
                 f"{config.init_from} is not a {config.backbone} model of {config.img_size} px "
-                f"(width {config.width}): its weights do not fit"
+                f"(width {config.width}), nor an ensemble holding one: its weights do not fit"
             )
-        model.set_weights(start.get_weights())
+        model.set_weights(fitting[0].get_weights())
     return model
 
 

@@ -133,6 +133,19 @@ def test_init_from_starts_at_those_weights_and_refuses_another_shape(tmp_path):
         build_from_config(TrainConfig(img_size=32, width=8, init_from=str(tmp_path / "start.keras")))
 
 
+def test_init_from_an_ensemble_starts_from_the_member_that_fits(tmp_path):
+    from faceage_lib.training.ensemble import ensemble_model
+    from faceage_lib.training.model import build_from_config, build_model
+
+    narrow, wide = build_model(img_size=32, width=4), build_model(img_size=32, width=8)
+    ensemble_model([narrow, wide]).save(tmp_path / "ensemble.keras")
+    model = build_from_config(TrainConfig(img_size=32, width=8, init_from=str(tmp_path / "ensemble.keras")))
+    for mine, theirs in zip(model.get_weights(), wide.get_weights()):
+        np.testing.assert_array_equal(mine, theirs)
+    with pytest.raises(ValueError, match="nor an ensemble holding one"):
+        build_from_config(TrainConfig(img_size=32, width=16, init_from=str(tmp_path / "ensemble.keras")))
+
+
 def test_crop_weights_weigh_photos_and_thin_age_bands():
     import pandas as pd
 
