@@ -102,7 +102,8 @@ def main() -> None:
             rate = train_rate(backend, precision, args.steps, args.batch)
             result["train_images_per_s"][f"{backend} {precision}"] = round(rate, 1)
             print(f"{backend:<11} {precision:<9} {rate:7.1f} images/s", flush=True)
-    result["train_split_images"] = verified_model()[1]["training"]["train_images"]
+    training = verified_model()[1]["training"]
+    result["train_split_images"] = (training["ensemble"][0] if "ensemble" in training else training)["train_images"]
     result["epoch_s"] = epoch_seconds(result["train_images_per_s"], result["train_split_images"])
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "training_speed.json").write_text(json.dumps(result, indent=2) + "\n")

@@ -8,8 +8,8 @@ from faceage_lib.inference.modelfiles import verified_model
 
 CHECKOUT_MODEL_DIR = shipped_model_dir()
 
-MAX_MODEL_BYTES = 15 * 1024 * 1024
-MAX_TFLITE_BYTES = 5 * 1024 * 1024
+MAX_MODEL_BYTES = 25 * 1024 * 1024  # the .tflite, and the .keras to fine-tune from (an ensemble: two nets)
+MAX_TFLITE_BYTES = 12 * 1024 * 1024  # issue 18's budget
 
 
 def test_files_match_their_checksums():
@@ -29,4 +29,6 @@ def test_calibrated_on_clean_and_corrupted_val():
     _, manifest = verified_model(CHECKOUT_MODEL_DIR)
     assert 0.5 < manifest["gender_min_confidence"] < 1  # an abstention threshold was chosen, not the default
     assert len(manifest["calibration"]["corruptions"]) == 8
-    assert manifest["training"]["augment"] is True
+    training = manifest["training"]
+    members = training["ensemble"] if "ensemble" in training else [training]
+    assert all(member["augment"] is True for member in members)
