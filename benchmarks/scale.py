@@ -1,7 +1,7 @@
 """Corpus scale: photos per second of ``faceage predict`` with 1 and 2 workers and on Ray with 1 and 2 actors,
 peak memory at 10k and 100k photos, and a run killed halfway and resumed.
 
-    python benchmarks/scale.py [--photos 600] [--memory 10000,100000 | --memory keep] [--out benchmarks/results]
+    python benchmarks/scale.py [--photos 2000] [--memory 10000,100000 | --memory keep] [--out benchmarks/results]
 
 Photos: the astronaut (``assets/astronaut.jpg``, NASA, public domain) at 60% of the height of a 640x480
 canvas of blurred noise, a different place, background and JPEG quality per photo (one face each). Memory:
@@ -295,7 +295,13 @@ def markdown(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=int, default=600, help="640x480 photos for the throughput runs")
+    parser.add_argument(
+        "--photos",
+        type=int,
+        default=2000,
+        help="640x480 photos for the throughput runs (fewer: the start of each run, its processes and the "
+        "model loads, weighs more than the throughput of a corpus)",
+    )
     parser.add_argument(
         "--memory",
         default="10000,100000",
