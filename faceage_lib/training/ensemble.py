@@ -2,8 +2,8 @@
 in one Keras model that is calibrated, exported and run like any other (one ``.tflite``, one
 manifest). Members must take the same crop; each keeps its own backbone.
 
-Two different networks err differently (measured: the compact CNN is better on UTKFace's chips,
-dlib's ResNet-10 on real-age photos), so their average errs less than either.
+Two different networks err differently, so their average errs less than either (measured for the
+shipped model on UTKFace and APPA-REAL, val and test: see the model card).
 """
 
 from __future__ import annotations
