@@ -13,17 +13,12 @@ each dataset's.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from faceage_lib.config import cache_home
-from faceage_lib.data.crops import load_or_build_crops
-from faceage_lib.data.sources import load_datasets
 from faceage_lib.inference.estimator import age_from_distribution
-from faceage_lib.training.config import TrainConfig
-from faceage_lib.training.fit import run_rows, usable_rows
+from faceage_lib.training.export import run_val_crops
 from faceage_lib.training.model import load_keras_model
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -37,12 +32,8 @@ def main() -> None:
     args = parser.parse_args()
 
     first, second = (Path(run) for run in args.run)
-    config = TrainConfig(**json.loads((first / "config.json").read_text()))
-    datasets = load_datasets(args.data_dir, args.work_dir)
-    _, val_rows = run_rows(datasets, config)
-    crops = load_or_build_crops(val_rows, config.crop(), args.work_dir or cache_home(), False)
-    val_rows = usable_rows(val_rows, crops, datasets)
-    images = crops.rows(val_rows).astype(np.float32)
+    _, val_rows, crops = run_val_crops(first, args.data_dir, args.work_dir)
+    images = crops.astype(np.float32)
     probs = [
         load_keras_model(run / "best.keras").predict(images, batch_size=512, verbose=0)["age_probs"]
         for run in (first, second)

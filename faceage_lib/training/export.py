@@ -38,22 +38,29 @@ def export_run(
     """Calibrate and export a run's ``best.keras`` again (``faceage export``; ``data_dirs`` as the run
     was given them): e.g. on a machine with TensorFlow after training elsewhere, or after a change to
     the calibration. ``float16``: store the ``.tflite``'s weights in half precision (half the file)."""
-    from .config import TrainConfig
-    from .fit import run_rows, usable_rows
-
     run = Path(run_dir)
     if not (run / "best.keras").is_file():
         raise DatasetError(
             f"{run} holds no best.keras: it is not a training run's folder (or the run never finished an epoch)"
         )
-    config = TrainConfig(**json.loads((run / "config.json").read_text()))
+    config, val_rows, _ = run_val_crops(run, data_dirs, work_dir)
+    previous = run / "manifest.json"
+    training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
+    return export_best(run, val_rows, training, config.crop(), float16)
+
+
+def run_val_crops(run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os.PathLike | None = None):
+    """A run's config, the val rows it validated on (photos without a detected face left out, as in
+    training) and their crops: ``(config, val_rows, crops)`` with ``crops[i]`` the crop of row ``i``."""
+    from .config import TrainConfig
+    from .fit import run_rows, usable_rows
+
+    config = TrainConfig(**json.loads((Path(run_dir) / "config.json").read_text()))
     datasets = load_datasets(data_dirs, work_dir)
     _, val_rows = run_rows(datasets, config)
     crops = load_or_build_crops(val_rows, config.crop(), Path(work_dir) if work_dir else cache_home(), False)
     val_rows = usable_rows(val_rows, crops, datasets)
-    previous = run / "manifest.json"
-    training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
-    return export_best(run, val_rows, training, config.crop(), float16)
+    return config, val_rows, crops.rows(val_rows)
 
 
 def export_best(out_dir: str | os.PathLike, val_rows, training: dict, crop: CropSpec, float16: bool = False) -> Path:
