@@ -51,6 +51,9 @@ class TrainConfig:
     weight_decay: float = _option(0.05, "AdamW's decoupled weight decay")
     clip_norm: float = _option(1.0, "gradients are clipped to this norm")
     label_sigma: float = _option(2.0, "years: spread of the Gaussian label distribution around the true age")
+    label_sigma_growth: float = _option(
+        0.0, "years of spread added per year of true age (spread = label_sigma + growth x age): older faces vary more"
+    )
     age_l1_weight: float = _option(0.1, "weight of the L1 loss on the expected age (the distribution's KL loss: 1)")
     gender_weight: float = _option(1.0, "weight of the gender loss (rows without a gender label add none)")
     age_balance: float = _option(

@@ -26,6 +26,7 @@ from ..config import cache_home
 from ..data.crops import CropSet, load_or_build_crops
 from ..data.dataset import Dataset
 from ..data.sources import load_datasets
+from ..errors import DatasetError
 from .backend import keras
 from .config import TrainConfig
 
@@ -75,7 +76,9 @@ def train(
     compile_model(model, schedule, config)
 
     resuming = (out / "backup").is_dir()  # BackupAndRestore deletes it when a run completes
-    if not resuming:
+    if resuming:
+        check_same_config(out, config)
+    else:
         (out / "training_log.csv").unlink(missing_ok=True)  # a new run starts a new log
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
     best = out / "best.keras"
@@ -113,6 +116,36 @@ def train(
         **asdict(config),
     }
     return export_best(out, val_rows, training, config.crop())
+
+
+def resume(
+    data_dirs: DataDirs,
+    run_dir: str | os.PathLike,
+    work_dir: str | os.PathLike | None = None,
+    verbose: int | str = "auto",
+) -> Path:
+    """Continue an interrupted run from its last finished epoch, with the settings it was started
+    with (its ``config.json``); ``DatasetError`` when ``run_dir`` holds no run to continue."""
+    run = Path(run_dir)
+    if not (run / "config.json").is_file():
+        raise DatasetError(f"{run} is not a training run's folder (no config.json): nothing to resume")
+    if not (run / "backup").is_dir():
+        raise DatasetError(f"{run} has no checkpoint to resume from: the run finished (or never ended an epoch)")
+    config = TrainConfig(**json.loads((run / "config.json").read_text()))
+    return train(data_dirs, run, config, work_dir, verbose)
+
+
+def check_same_config(run: Path, config: TrainConfig) -> None:
+    """``DatasetError`` when an interrupted run in ``run`` was started with other settings than ``config``
+    (continuing it would mix two recipes in one model)."""
+    started = json.loads((run / "config.json").read_text())
+    changed = sorted(name for name, value in asdict(config).items() if started.get(name) != value)
+    if changed:
+        options = ", ".join("--" + name.replace("_", "-") for name in changed)
+        raise DatasetError(
+            f"{run} holds an interrupted run started with other settings ({options}): continue it with "
+            f"`faceage train --resume {run}`, or train into a new --out folder"
+        )
 
 
 def run_rows(datasets: Sequence[Dataset], config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:

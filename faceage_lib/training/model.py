@@ -105,28 +105,31 @@ class WeightedMean(layers.Layer):
         return {**super().get_config(), "weights": self.mix}
 
 
-def age_distribution_loss(y_true, y_pred, sigma: float = 2.0):
-    """KL divergence from a Gaussian label distribution (``sigma`` years) centred on the true age."""
+def age_distribution_loss(y_true, y_pred, sigma: float = 2.0, growth: float = 0.0):
+    """KL divergence from a Gaussian label distribution centred on the true age, of spread
+    ``sigma + growth x age`` years (a growth > 0 widens it with age, as faces of one age vary more
+    with the years)."""
     ages = ops.arange(AGE_BINS, dtype="float32")
     centre = ops.reshape(ops.cast(y_true, "float32"), (-1, 1))
-    target = ops.exp(-0.5 * ops.square((ages - centre) / sigma))
+    spread = sigma + growth * centre
+    target = ops.exp(-0.5 * ops.square((ages - centre) / spread))
     target = target / ops.sum(target, axis=-1, keepdims=True)
     return keras.losses.kl_divergence(target, y_pred)
 
 
 @keras.saving.register_keras_serializable("faceage")
 class AgeDistributionLoss(keras.losses.Loss):
-    """:func:`age_distribution_loss` with its ``sigma`` as a setting."""
+    """:func:`age_distribution_loss` with its ``sigma`` and ``growth`` as settings."""
 
-    def __init__(self, sigma: float = 2.0, name: str = "age_distribution", **kwargs):
+    def __init__(self, sigma: float = 2.0, growth: float = 0.0, name: str = "age_distribution", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.sigma = sigma
+        self.sigma, self.growth = sigma, growth
 
     def call(self, y_true, y_pred):
-        return age_distribution_loss(y_true, y_pred, self.sigma)
+        return age_distribution_loss(y_true, y_pred, self.sigma, self.growth)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "sigma": self.sigma}
+        return {**super().get_config(), "sigma": self.sigma, "growth": self.growth}
 
 
 @keras.saving.register_keras_serializable("faceage")
@@ -156,7 +159,11 @@ def compile_model(model: keras.Model, learning_rate, config: TrainConfig | None 
     config = config or TrainConfig()
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay, clipnorm=config.clip_norm),
-        loss={"age_probs": AgeDistributionLoss(config.label_sigma), "age": "mae", "gender": masked_binary_crossentropy},
+        loss={
+            "age_probs": AgeDistributionLoss(config.label_sigma, config.label_sigma_growth),
+            "age": "mae",
+            "gender": masked_binary_crossentropy,
+        },
         loss_weights={"age_probs": 1.0, "age": config.age_l1_weight, "gender": config.gender_weight},
         metrics={"age": ["mae"], "gender": [KnownGenderAccuracy()]},
         jit_compile="auto",  # XLA where the backend supports every layer (JAX); TensorFlow falls back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -64,6 +65,18 @@ def test_train_log_and_manifest(trained):
     assert manifest["training"]["val_images"] == 6  # limit // 4 = 8, but the fixture's val split holds 6
     assert json.loads((out / "config.json").read_text())["epochs"] == 2
     assert not (out / "backup").exists()  # a finished run leaves no resume state
+    under_18 = manifest["p_under_18"]
+    assert np.isfinite(under_18["slope"]) and under_18["val_images"] == 6 and under_18["reliability_val"]
+
+
+@pytest.mark.slow
+def test_a_finished_run_has_nothing_to_resume(trained, tmp_path):
+    from faceage_lib.training.fit import resume
+
+    with pytest.raises(DatasetError, match="finished"):
+        resume(trained["data"], trained["out"], work_dir=trained["work"], verbose=0)
+    with pytest.raises(DatasetError, match="not a training run"):
+        resume(trained["data"], tmp_path, work_dir=trained["work"], verbose=0)
 
 
 @pytest.mark.slow
@@ -105,7 +118,10 @@ def test_an_interrupted_run_resumes_where_it_stopped(utkface_dir, tmp_path):
     finally:
         keras.Model.fit = real_fit
     assert (tmp_path / "out" / "backup" / "average.npz").is_file()
-    fit.train(utkface_dir["folder"], tmp_path / "out", config, work_dir=tmp_path / "w", verbose=0)
+    other = dataclasses.replace(config, learning_rate=1e-2)
+    with pytest.raises(DatasetError, match="--learning-rate.*--resume"):  # two recipes in one model: refused
+        fit.train(utkface_dir["folder"], tmp_path / "out", other, work_dir=tmp_path / "w", verbose=0)
+    fit.resume(utkface_dir["folder"], tmp_path / "out", work_dir=tmp_path / "w", verbose=0)
     with (tmp_path / "out" / "training_log.csv").open() as handle:
         assert [row["epoch"] for row in csv.DictReader(handle)] == ["0", "1"]  # epoch 0 was not run again
 

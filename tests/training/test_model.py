@@ -111,3 +111,25 @@ def test_each_backbone_has_defaults_a_notebook_can_follow():
     assert backbone_defaults("mobilenetv3large") == (True, 128)
     with pytest.raises(ValueError, match="unknown backbone"):
         backbone_defaults("resnet9000")
+
+
+def test_label_spread_grows_with_age():
+    """With a growth of 0.1 year per year, a 60-year-old's label spread is 2 + 6 = 8 years: a
+    distribution of that width centred on 60 is the loss's minimum, and one 5 years off costs less
+    than it would with the fixed 2-year spread; a child's label barely changes."""
+    from faceage_lib.training.model import AgeDistributionLoss, age_distribution_loss
+
+    ages = np.arange(AGE_BINS)
+
+    def gaussian(centre, sigma):
+        p = np.exp(-0.5 * ((ages - centre) / sigma) ** 2)
+        return (p / p.sum())[None].astype(np.float32)
+
+    def loss(true, predicted, growth):
+        return float(np.asarray(age_distribution_loss(np.array([true]), predicted, 2.0, growth))[0])
+
+    assert loss(60.0, gaussian(60, 8.0), 0.1) == pytest.approx(0, abs=1e-5)
+    assert loss(60.0, gaussian(65, 8.0), 0.1) < loss(60.0, gaussian(65, 2.0), 0.0)
+    assert loss(1.0, gaussian(1, 2.1), 0.1) == pytest.approx(0, abs=1e-3)
+    restored = AgeDistributionLoss.from_config(AgeDistributionLoss(2.0, 0.1).get_config())
+    assert (restored.sigma, restored.growth) == (2.0, 0.1)
