@@ -101,7 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = add(commands, "train", "train a model on the datasets' train splits")
     data_options(command)
-    command.add_argument("--out", required=True, help="output folder (checkpoints, log, exported model)")
+    target = command.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--out", help="output folder (checkpoints each epoch, log, exported model); default: none, give it or --resume"
+    )
+    target.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue the interrupted run in this --out folder from its last finished epoch, "
+        "with its own settings (default: none: a new run)",
+    )
     train_config_options(command)
     command.set_defaults(run=run_train)
 
@@ -178,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, else a local Ray instance)",
     )
     command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
+    command.add_argument(
+        "--challenge-age",
+        type=float,
+        metavar="AGE",
+        help="add check: pass|challenge per face, challenge where the estimated age is under AGE (age assurance "
+        "sets it above the legal age, e.g. 25 for 18: the model card gives how many minors pass at each; "
+        "default: no check)",
+    )
     command.add_argument("--quiet", action="store_true", help="no progress bar")
     command.add_argument("--frames", action="store_true", help="videos: every analysed frame's faces too (JSON)")
     command.set_defaults(run=run_predict)
@@ -298,11 +315,21 @@ def run_export(args) -> int:
 
 
 def run_train(args) -> int:
+    from .errors import FaceAgeError
     from .training.config import TrainConfig
-    from .training.fit import train
+    from .training.fit import resume, train
 
-    config = TrainConfig(**{field.name: getattr(args, field.name) for field in dataclasses.fields(TrainConfig)})
-    out = train(args.data_dir, args.out, config, args.work_dir)
+    fields = dataclasses.fields(TrainConfig)
+    if args.resume:
+        given = [f"--{f.name.replace('_', '-')}" for f in fields if getattr(args, f.name) != f.default]
+        if given:
+            raise FaceAgeError(
+                f"--resume continues the run with its own settings (config.json): drop {', '.join(given)}"
+            )
+        out = resume(args.data_dir, args.resume, args.work_dir)
+    else:
+        config = TrainConfig(**{field.name: getattr(args, field.name) for field in fields})
+        out = train(args.data_dir, args.out, config, args.work_dir)
     print(f"model exported to {out}")
     return 0
 
@@ -353,7 +380,12 @@ def run_predict(args) -> int:
         check_output_file(args.out, folder_ok=args.engine == "ray")
     if not (args.paths or args.from_list):
         raise FaceAgeError("give photos, folders or globs to predict, or --from-list FILE")
-    if any(Path(path).suffix.lower() in VIDEO_EXTENSIONS for path in args.paths):
+    if args.challenge_age is not None and not 0 < args.challenge_age <= 120:
+        raise FaceAgeError(f"--challenge-age is an age in years (e.g. 25), not {args.challenge_age:g}")
+    videos = any(Path(path).suffix.lower() in VIDEO_EXTENSIONS for path in args.paths)
+    if args.challenge_age is not None and (videos or args.engine == "ray"):
+        raise FaceAgeError("--challenge-age is for photos on the local engine (with Ray, compare the age column)")
+    if videos:
         return run_predict_videos(args)
     if args.engine == "ray":
         from .batch.ray_job import predict_on_ray
@@ -382,6 +414,7 @@ def run_predict(args) -> int:
             args.resume,
             progress=not args.quiet and sys.stderr.isatty(),
             list_file=args.from_list,
+            challenge_age=args.challenge_age,
         )
     if summary.skipped:
         print(f"faceage: {summary.skipped} photos were already in {args.out}", file=sys.stderr)
@@ -430,6 +463,7 @@ VIDEO_CSV_FIELDS = (
     "gender",
     "gender_prob",
     "p_female",
+    "p_under_18",
     "seconds_seen",
     "first_seen_s",
     "last_seen_s",

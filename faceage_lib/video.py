@@ -42,11 +42,13 @@ class Person:
     lows: list[float] = field(default_factory=list)
     highs: list[float] = field(default_factory=list)
     p_female: list[float] = field(default_factory=list)
+    p_under_18: list[float] = field(default_factory=list)
     first_s: float = 0.0
     last_s: float = 0.0
 
     def summary(self, min_confidence: float, frame_s: float) -> dict:
-        """Median age and range, gender from the mean P(female), seconds seen, first and last time seen."""
+        """Median age and range, gender from the mean P(female), the median P(under 18), seconds seen,
+        first and last time seen."""
         p_female = float(np.mean(self.p_female))
         gender, probability = decide_gender(p_female, min_confidence)
         return {
@@ -57,6 +59,7 @@ class Person:
             "gender": gender,
             "gender_prob": round(probability, 4),
             "p_female": round(p_female, 4),
+            "p_under_18": round(statistics.median(self.p_under_18), 4),
             "seconds_seen": round(len(self.ages) * frame_s, 2),
             "first_seen_s": round(self.first_s, 2),
             "last_seen_s": round(self.last_s, 2),
@@ -171,6 +174,7 @@ def _record(person: Person, face, moment: float) -> None:
     person.lows.append(face.age_low)
     person.highs.append(face.age_high)
     person.p_female.append(face.p_female)
+    person.p_under_18.append(face.p_under_18)
     person.last_s = moment
 
 

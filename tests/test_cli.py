@@ -20,7 +20,7 @@ from faceage_lib.batch.formats import csv_cell
 from faceage_lib.batch.inputs import image_files
 from faceage_lib.data.dataset import read_manifest
 
-FACE_KEYS = {"face", "box", "score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female"}
+FACE_KEYS = {"face", "box", "score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female", "p_under_18"}
 
 
 # --------------------------------------------------------------------------- faceage data
@@ -183,6 +183,8 @@ def test_cli_predict_csv(photo_tree, tiny_model_dir, capsys):
         "gender",
         "gender_prob",
         "p_female",
+        "p_under_18",
+        "check",
         "error",
     ]
     rows = {Path(row["path"]).name: row for row in reader}
@@ -195,6 +197,25 @@ def test_cli_predict_csv(photo_tree, tiny_model_dir, capsys):
     assert float(face["age_low"]) <= float(face["age"]) <= float(face["age_high"])
     assert rows["cat.jpg"]["face"] == "" and rows["cat.jpg"]["error"] == "" and rows["cat.jpg"]["age"] == ""
     assert rows["broken.jpg"]["face"] == "" and "truncated" in rows["broken.jpg"]["error"]
+
+
+def test_cli_predict_challenge_age(photo_tree, tiny_model_dir, capsys):
+    assert cli.main(["predict", str(photo_tree), "--model", str(tiny_model_dir), "--challenge-age", "200"]) == 1
+    assert "--challenge-age is an age" in capsys.readouterr().err
+    for age, check in ((25, None), (0.5, "pass")):
+        code, out = _run_predict([str(photo_tree), "--model", str(tiny_model_dir), "--challenge-age", str(age)], capsys)
+        (face,) = next(r for r in json.loads(out) if r["path"].endswith("astronaut.png"))["faces"]
+        assert face["check"] == (check or ("challenge" if face["age"] < 25 else "pass"))
+        assert 0 <= face["p_under_18"] <= 1
+    code, out = _run_predict([str(photo_tree), "--model", str(tiny_model_dir), "--format", "csv"], capsys)
+    assert all(row["check"] == "" for row in csv.DictReader(io.StringIO(out)))  # no check unless asked
+
+
+def test_cli_train_resume_keeps_the_runs_own_settings(tmp_path, capsys):
+    assert cli.main(["train", "--resume", str(tmp_path), "--epochs", "3"]) == 1
+    assert "drop --epochs" in capsys.readouterr().err
+    assert cli.main(["train", "--resume", str(tmp_path)]) == 1
+    assert "nothing to resume" in capsys.readouterr().err
 
 
 def test_cli_predict_out_file(photo_tree, tiny_model_dir, tmp_path, capsys):

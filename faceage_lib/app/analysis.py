@@ -19,7 +19,7 @@ from .uploads import read_upload
 
 log = logging.getLogger(__name__)
 
-TABLE_HEADERS = ["Face", "Age", "Range", "Gender", "Prob."]  # short: the table fits a phone screen
+TABLE_HEADERS = ["Face", "Age", "Range", "Gender", "Prob.", "Under 18"]  # short: the table fits a phone screen
 GENDER_CHOICES = ["not given", "female", "male"]
 #: Faces of a photo offered for feedback (and kept in the session, about 12 KB each) at most.
 MAX_FEEDBACK_FACES = 50

@@ -31,7 +31,7 @@ MAX_TOTAL_BYTES = 200 * 2**20
 #: Pixels decoded for one request at most, counted from each photo's header before it is decoded
 #: (25 phone photos of 12 MP; a 12 KB zip of 100 GIFs of 8000 x 8000 would be 6,400 MP of work).
 MAX_TOTAL_PIXELS = 300_000_000
-HEADERS = ["File", "Face", "Box", "Age", "Range", "Gender", "Prob.", "Note"]
+HEADERS = ["File", "Face", "Box", "Age", "Range", "Gender", "Prob.", "Under 18", "Note"]
 #: Face crops shown in the gallery at most, and their side in pixels.
 MAX_GALLERY, GALLERY_SIDE = 200, 128
 GENDER_ORDER = ("female", "male", "uncertain")
@@ -89,6 +89,7 @@ class CrowdResult:
                 "Face": table["Face"],
                 "Age (range)": joined("Age", "Range"),
                 "Gender (prob.)": joined("Gender", "Prob."),
+                "Under 18": table["Under 18"],
                 "Note": table["Note"],
             }
         )
@@ -155,7 +156,7 @@ def _claim_pixels(budget: Budget, data: bytes) -> None:
 
 
 def _note_row(name: str, note: str) -> list:
-    return [name, None, "", "", "", "", "", note]
+    return [name, None, *[""] * (len(HEADERS) - 3), note]
 
 
 # --------------------------------------------------------------------------- reading files

@@ -11,7 +11,8 @@ from ..inference.predictor import UNCERTAIN, FaceResult
 
 
 def face_cells(face: FaceResult) -> list[str]:
-    """A face's table cells: age, likely range, gender, probability of the gender shown.
+    """A face's table cells: age, likely range, gender, probability of the gender shown, and the
+    probability that the person is under 18.
 
     An uncertain gender reads "uncertain" and its probability names the gender it leans to
     ("55% F"), so the number is never read as the probability of being uncertain.
@@ -19,4 +20,10 @@ def face_cells(face: FaceResult) -> list[str]:
     probability = f"{face.gender_prob:.0%}"
     if face.gender == UNCERTAIN:
         probability += f" {face.leaning[0].upper()}"
-    return [f"{face.age:.0f}", f"{face.age_low:.0f}-{face.age_high:.0f}", face.gender, probability]
+    return [
+        f"{face.age:.0f}",
+        f"{face.age_low:.0f}-{face.age_high:.0f}",
+        face.gender,
+        probability,
+        f"{face.p_under_18:.0%}",
+    ]

@@ -95,7 +95,8 @@ class FaceTracker:
         return matches
 
     def _blend(self, old: FaceResult, new: FaceResult) -> FaceResult:
-        """The moving average of ``old`` and ``new`` (box, age, range, P(female)); gender from the average."""
+        """The moving average of ``old`` and ``new`` (box, age, range, P(female), P(under 18));
+        gender from the average."""
 
         def mix(a: float, b: float, weight: float = self.smoothing) -> float:
             return (1 - weight) * a + weight * b
@@ -112,4 +113,5 @@ class FaceTracker:
             gender=gender,
             gender_prob=probability,
             p_female=p_female,
+            p_under_18=mix(old.p_under_18, new.p_under_18),
         )

@@ -23,7 +23,7 @@ from .photos import PhotoResult
 FORMATS = ("json", "jsonl", "csv", "parquet")
 #: A spreadsheet reads a cell starting with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-FACE_FIELDS = ("score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female")
+FACE_FIELDS = ("score", "age", "age_low", "age_high", "gender", "gender_prob", "p_female", "p_under_18", "check")
 CSV_FIELDS = ("path", "face", "x1", "y1", "x2", "y2", *FACE_FIELDS, "error")
 PARQUET_COLUMNS = ("path", "width", "height", *CSV_FIELDS[1:])
 #: Photos per Parquet part file (the rows waiting to be written are at most these photos' faces).
@@ -50,7 +50,7 @@ def face_rows(result: PhotoResult) -> list[dict]:
             **photo,
             "face": face["face"],
             **dict(zip(("x1", "y1", "x2", "y2"), face["box"])),
-            **{key: face[key] for key in FACE_FIELDS},
+            **{key: face.get(key) for key in FACE_FIELDS},  # "check" only with --challenge-age
         }
         for face in result.faces
     ]
@@ -68,6 +68,7 @@ def parquet_schema():
     kinds = {
         "path": pa.string(),
         "gender": pa.string(),
+        "check": pa.string(),
         "error": pa.string(),
         **{name: pa.int32() for name in ("width", "height", "face", "x1", "y1", "x2", "y2")},
     }

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ..errors import FaceAgeError
 from .formats import open_writer
 from .inputs import corpus_files
-from .photos import PhotoResult
+from .photos import PhotoResult, with_age_checks
 from .pool import predictions
 
 
@@ -44,12 +44,14 @@ def predict_corpus(
     progress: bool = False,
     report: Callable[[str], None] | None = None,
     list_file: str | None = None,
+    challenge_age: float | None = None,
 ) -> RunSummary:
     """Predict every photo of ``paths`` and ``list_file`` (see :func:`corpus_files`) into ``out`` as ``fmt``,
     as results arrive.
 
     ``resume``: skip the photos ``out`` already holds (after cutting off a partial end) and append.
     Each photo that fails is written with its error and named through ``report`` (default: stderr).
+    ``challenge_age``: give each face a ``check``, ``"challenge"`` under that estimated age, else ``"pass"``.
     """
     from .resume import done_paths
 
@@ -65,7 +67,7 @@ def predict_corpus(
     finished = False
     try:
         for result in predictions(todo, min(workers, total), model, flip):
-            writer.write(result)
+            writer.write(with_age_checks(result, challenge_age))
             summary.written += 1
             if result.error:
                 summary.failed += 1

@@ -22,6 +22,21 @@ class PhotoResult:
         return {"path": self.path, "faces": self.faces, "error": self.error}
 
 
+def age_check(age: float, challenge_age: float) -> str:
+    """``"challenge"`` where the estimated age is under ``challenge_age``, else ``"pass"``: the rule of
+    age-assurance practice, which sets the challenge age above the legal age (e.g. 25 for 18) so that
+    the model's error lets few minors pass."""
+    return "challenge" if age < challenge_age else "pass"
+
+
+def with_age_checks(result: PhotoResult, challenge_age: float | None) -> PhotoResult:
+    """``result`` with each face's ``check`` (:func:`age_check`) added; unchanged without a challenge age."""
+    if challenge_age is not None:
+        for face in result.faces:
+            face["check"] = age_check(face["age"], challenge_age)
+    return result
+
+
 def predict_photo(predictor, path: str, source: ImageSource | None = None) -> PhotoResult:
     """The faces in the photo at ``path`` (read from ``source`` if given: its bytes, say).
 

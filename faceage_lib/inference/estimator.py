@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import MAX_AGE
+from ..config import ADULT_AGE, MAX_AGE
 from ..errors import ModelFileError
 from .modelfiles import MEASURED, crop_spec, verified_model
 from .runtime import TFLiteModel
@@ -28,6 +28,7 @@ class Estimates:
     age_low: np.ndarray
     age_high: np.ndarray
     p_female: np.ndarray
+    p_under_18: np.ndarray
 
 
 def age_from_distribution(probs: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,6 +42,36 @@ def age_from_distribution(probs: np.ndarray, mass: float) -> tuple[np.ndarray, n
     return expected, np.minimum(low, expected), np.maximum(high, expected)
 
 
+def mass_below(probs: np.ndarray, age: int = ADULT_AGE) -> np.ndarray:
+    """Each row's probability of an age under ``age`` (the distribution's mass on 0..age-1)."""
+    return probs[:, :age].sum(axis=1) / probs.sum(axis=1)
+
+
+@dataclass(frozen=True)
+class UnderAgeCalibration:
+    """Maps the age distribution's mass below 18 to a calibrated probability of being under 18:
+    ``sigmoid(slope * logit(mass) + offset)``, the two numbers fitted on val (Platt scaling; see
+    :func:`faceage_lib.training.calibration.calibrate_under_18`). The identity (1, 0) for a model
+    exported before faceage 0.4, which has none in its manifest."""
+
+    slope: float = 1.0
+    offset: float = 0.0
+
+    @classmethod
+    def from_manifest(cls, manifest: dict) -> UnderAgeCalibration:
+        entry = manifest.get("p_under_18")
+        return cls(float(entry["slope"]), float(entry["offset"])) if entry else cls()
+
+    def __call__(self, mass: np.ndarray) -> np.ndarray:
+        return np.exp(-np.logaddexp(0.0, -(self.slope * logit(mass) + self.offset)))  # a sigmoid that never overflows
+
+
+def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """``log(p / (1 - p))``, with ``p`` kept ``eps`` away from 0 and 1."""
+    p = np.clip(np.asarray(p, np.float64), eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
 class AgeGenderEstimator:
     """Loads a model folder (checksums verified) and estimates age and gender from crops."""
 
@@ -52,6 +83,7 @@ class AgeGenderEstimator:
         self.img_size = self.crop.size
         self.interval_mass = float(manifest["interval_mass"])
         self.gender_min_confidence = float(manifest["gender_min_confidence"])
+        self.under_18 = UnderAgeCalibration.from_manifest(manifest)
         self._model = TFLiteModel(path, num_threads)
         expected_in, expected_out = (self.img_size, self.img_size, 3), [(MAX_AGE + 2,)]
         found_in, found_out = self._model.input_shape[1:], [shape[1:] for shape in self._model.output_shapes]
@@ -75,10 +107,11 @@ class AgeGenderEstimator:
         if crops.ndim != 4 or crops.shape[1:] != (self.img_size, self.img_size, 3):
             raise ValueError(f"crops must be (N, {self.img_size}, {self.img_size}, 3), not {crops.shape}")
         if not len(crops):
-            return Estimates(*(np.zeros(0) for _ in range(4)))
+            return Estimates(*(np.zeros(0) for _ in range(5)))
         outputs = np.concatenate([self._run(crops[i : i + BATCH], flip) for i in range(0, len(crops), BATCH)])
-        age, low, high = age_from_distribution(outputs[:, :-1].astype(np.float64), self.interval_mass)
-        return Estimates(age, low, high, outputs[:, -1].astype(np.float64))
+        probs = outputs[:, :-1].astype(np.float64)
+        age, low, high = age_from_distribution(probs, self.interval_mass)
+        return Estimates(age, low, high, outputs[:, -1].astype(np.float64), self.under_18(mass_below(probs)))
 
     def _run(self, batch: np.ndarray, flip: bool) -> np.ndarray:
         if not flip:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -43,6 +44,14 @@ REQUIRED = {
         and v.get("shape") == [None, MAX_AGE + 2]
         and v.get("age_probs") == [0, MAX_AGE + 1]
         and v.get("p_female") == MAX_AGE + 1
+    ),
+}
+
+#: Settings a model may lack (one exported before they existed), each checked when present.
+OPTIONAL = {
+    "p_under_18": lambda v: (
+        isinstance(v, dict)
+        and all(isinstance(v.get(k), (int, float)) and math.isfinite(v[k]) for k in ("slope", "offset"))
     ),
 }
 
@@ -93,6 +102,9 @@ def check_manifest(manifest: dict, where: Path) -> dict:
         if key not in manifest:
             raise ModelFileError(f"{where} lacks {key!r}: it is not a complete faceage model manifest")
         if not valid(manifest[key]):
+            raise ModelFileError(f"{where} has an invalid {key!r}: {manifest[key]!r}")
+    for key, valid in OPTIONAL.items():
+        if key in manifest and not valid(manifest[key]):
             raise ModelFileError(f"{where} has an invalid {key!r}: {manifest[key]!r}")
     if not isinstance(manifest.get("files"), dict):
         raise ModelFileError(f"{where} lists no files")

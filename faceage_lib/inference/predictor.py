@@ -58,6 +58,7 @@ class FaceResult:
     gender: str  # "female", "male", or "uncertain" where the model is not confident enough
     gender_prob: float  # probability of the more likely gender (``gender`` unless uncertain)
     p_female: float  # the model's probability that the face is female
+    p_under_18: float  # the model's probability that the person is under 18 (calibrated on val)
 
     def to_dict(self) -> dict:
         values = asdict(self)
@@ -196,6 +197,7 @@ class Predictor:
                         gender=gender,
                         gender_prob=round(probability, 4),
                         p_female=round(p_female, 4),
+                        p_under_18=round(float(estimates.p_under_18[k]), 4),
                     )
                 )
                 k += 1

@@ -87,6 +87,7 @@ def export_model(
     calibration: dict | None = None,
     crop: CropSpec | None = None,
     float16: bool = False,
+    p_under_18: dict | None = None,
 ) -> Path:
     """Write the Keras model (without optimizer state), its LiteRT conversion (``float16``: with
     half-precision weights, which LiteRT computes with in float32) and the manifest, which records the
@@ -106,6 +107,7 @@ def export_model(
         **model_io(crop or int(model.inputs[0].shape[1])),
         "interval_mass": interval_mass,
         "gender_min_confidence": gender_min_confidence,
+        **({"p_under_18": p_under_18} if p_under_18 else {}),
         "calibration": calibration or {},
         "parameters": int(model.count_params()),
         "tflite_weights": "float16" if float16 else "float32",

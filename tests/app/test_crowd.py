@@ -115,7 +115,7 @@ def test_chart_counts_faces_by_age_group_and_gender():
 
 
 def test_csv_is_the_table_with_formulas_made_inert():
-    result = crowd.CrowdResult(rows=[["=HYPERLINK(1).jpg", 1, "1 2 3 4", "34", "29-41", "female", "87%", ""]])
+    result = crowd.CrowdResult(rows=[["=HYPERLINK(1).jpg", 1, "1 2 3 4", "34", "29-41", "female", "87%", "1%", ""]])
     text = crowd.to_csv(result.table())
     table = pd.read_csv(io.StringIO(text))
     assert list(table.columns) == crowd.HEADERS

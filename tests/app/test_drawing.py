@@ -20,6 +20,7 @@ def face(box, age: float = 34.4) -> FaceResult:
         gender="female",
         gender_prob=0.87,
         p_female=0.87,
+        p_under_18=0.02,
     )
 
 

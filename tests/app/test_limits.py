@@ -124,7 +124,7 @@ def test_a_live_frame_by_path_is_annotated(predictor, astronaut, tmp_path):
 def test_session_state_is_bounded_and_expires(demo, monkeypatch):
     states = [b for b in demo.blocks.values() if type(b).__name__ == "State"]
     assert states and all(s.time_to_live <= uploads.STATE_TTL_S for s in states if s.value is None)
-    face = FaceResult((0, 0, 10, 10), 0.9, 30.0, 25.0, 35.0, "male", 0.9, 0.1)
+    face = FaceResult((0, 0, 10, 10), 0.9, 30.0, 25.0, 35.0, "male", 0.9, 0.1, 0.05)
     many = Analysis(np.zeros((20, 20, 3), np.uint8), [face] * 80, np.zeros((80, 64, 64, 3), np.uint8))
     monkeypatch.setattr(tabs, "analyze", lambda predictor, image: (many, None, [], "80 faces"))
     on_photo = next(fn for fn in demo.fns.values() if fn.api_name == "analyze").fn
@@ -165,8 +165,8 @@ def test_archives_are_not_opened_past_the_file_limit(tmp_path, monkeypatch):
 def test_the_csv_numbers_faces_as_whole_numbers():
     result = crowd.CrowdResult(
         rows=[
-            ["a.jpg", 1, "0 0 1 1", "30", "25-35", "male", "90%", ""],
-            ["b.jpg", None, "", "", "", "", "", "no face found"],
+            ["a.jpg", 1, "0 0 1 1", "30", "25-35", "male", "90%", "2%", ""],
+            ["b.jpg", None, "", "", "", "", "", "", "no face found"],
         ]
     )
     lines = crowd.to_csv(result.table()).splitlines()

@@ -49,8 +49,8 @@ def test_astronaut_one_face_boxed(predictor, astronaut):
     annotated, rows, message = analyze_photo(predictor, astronaut)
     assert annotated.shape == astronaut.shape and annotated.dtype == np.uint8
     assert len(rows) == 1 and "1 face" in message
-    number, age, age_range, gender, probability = rows[0]
-    assert number == 1 and gender in ("female", "male") and probability.endswith("%")
+    number, age, age_range, gender, probability, under_18 = rows[0]
+    assert number == 1 and gender in ("female", "male") and probability.endswith("%") and under_18.endswith("%")
     low, high = (int(v) for v in age_range.split("-"))
     assert low <= int(age) <= high
     face = predictor.predict(astronaut)[0]
@@ -122,12 +122,13 @@ def fake_face(box, age=34.2, low=29, high=41, gender="female", prob=0.87) -> Fac
         gender=gender,
         gender_prob=prob,
         p_female=prob if gender == "female" else 1 - prob,
+        p_under_18=0.05,
     )
 
 
 def test_table_rows():
     faces = [fake_face((0, 0, 10, 10)), fake_face((20, 0, 30, 10), 61.6, 50, 70, "male", 0.55)]
-    assert table_rows(faces) == [[1, "34", "29-41", "female", "87%"], [2, "62", "50-70", "male", "55%"]]
+    assert table_rows(faces) == [[1, "34", "29-41", "female", "87%", "5%"], [2, "62", "50-70", "male", "55%", "5%"]]
 
 
 def test_an_uncertain_gender_reads_well():
@@ -140,9 +141,10 @@ def test_an_uncertain_gender_reads_well():
         gender="uncertain",
         gender_prob=0.58,
         p_female=0.58,
+        p_under_18=0.05,
     )
     assert unsure.label == "F? 4 (2-7)"
-    assert table_rows([unsure]) == [[1, "4", "2-7", "uncertain", "58% F"]]  # the probability says of what
+    assert table_rows([unsure]) == [[1, "4", "2-7", "uncertain", "58% F", "5%"]]  # the probability says of what
     assert fake_face((0, 0, 10, 10), gender="male", prob=0.9).label == "M 34 (29-41)"
 
 
@@ -265,6 +267,7 @@ def test_feedback_on_an_uncertain_face_stores_no_gender(tmp_path, analysed):
             gender="uncertain",
             gender_prob=0.53,
             p_female=0.47,
+            p_under_18=0.05,
         )
     ]
     store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")

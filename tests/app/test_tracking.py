@@ -21,6 +21,7 @@ def face(box, age=30.0, p_female=0.9) -> FaceResult:
         gender="female" if female else "male",
         gender_prob=p_female if female else 1 - p_female,
         p_female=p_female,
+        p_under_18=0.1,
     )
 
 

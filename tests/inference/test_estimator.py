@@ -100,3 +100,21 @@ def test_a_model_litert_cannot_load_is_a_model_file_error():
 
     with pytest.raises(ModelFileError, match="the age model is not a model LiteRT can load"):
         TFLiteModel(b"TFL3 but not really a model", name="the age model")
+
+
+def test_mass_below_18_and_its_calibration():
+    from faceage_lib.inference.estimator import UnderAgeCalibration, mass_below
+
+    probs = np.zeros((2, MAX_AGE + 1))
+    probs[0, [10, 17, 18]] = [1, 1, 2]  # unnormalised: half of it under 18
+    probs[1, 40] = 1
+    np.testing.assert_allclose(mass_below(probs), [0.5, 0.0])
+    identity = UnderAgeCalibration.from_manifest({})  # a model exported before 0.4
+    np.testing.assert_allclose(identity(np.array([0.2, 0.7])), [0.2, 0.7], atol=1e-9)
+    steeper = UnderAgeCalibration.from_manifest({"p_under_18": {"slope": 2.0, "offset": 0.0}})
+    assert steeper(np.array([0.5]))[0] == pytest.approx(0.5) and steeper(np.array([0.8]))[0] > 0.9
+
+
+def test_estimator_gives_p_under_18(tiny_model_dir):
+    estimates = AgeGenderEstimator(tiny_model_dir).predict(np.zeros((3, 32, 32, 3), np.uint8))
+    assert estimates.p_under_18.shape == (3,) and np.all((0 <= estimates.p_under_18) & (estimates.p_under_18 <= 1))

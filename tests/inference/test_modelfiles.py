@@ -97,6 +97,8 @@ def test_manifest_without_the_model_file_is_rejected(model_copy):
         (lambda m: m["input"].update(range=[0, 1]), "invalid 'input'"),
         (lambda m: m["input"].update(shape=[None, 32, 16, 3]), "invalid 'input'"),
         (lambda m: m["output"].update(p_female=3), "invalid 'output'"),
+        (lambda m: m.update(p_under_18={"slope": "steep", "offset": 0}), "invalid 'p_under_18'"),
+        (lambda m: m.update(p_under_18={"slope": float("nan"), "offset": 0}), "invalid 'p_under_18'"),
     ],
 )
 def test_manifest_schema_errors(model_copy, change, message):

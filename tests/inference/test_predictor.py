@@ -115,6 +115,7 @@ def test_face_result_to_dict_and_label():
         gender="female",
         gender_prob=0.8,
         p_female=0.8,
+        p_under_18=0.03,
     )
     values = face.to_dict()
     assert values == {
@@ -126,6 +127,7 @@ def test_face_result_to_dict_and_label():
         "gender": "female",
         "gender_prob": 0.8,
         "p_female": 0.8,
+        "p_under_18": 0.03,
     }
     json.dumps(values)
     assert face.label == "F 34 (29-41)"

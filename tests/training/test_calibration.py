@@ -8,7 +8,13 @@ import pytest
 from faceage_lib.config import MAX_AGE
 from faceage_lib.inference.estimator import age_from_distribution
 from faceage_lib.inference.predictor import decide_gender
-from faceage_lib.training.calibration import calibrate_interval_mass, gender_min_confidence
+from faceage_lib.training.calibration import (
+    calibrate_interval_mass,
+    calibrate_under_18,
+    fit_platt,
+    gender_min_confidence,
+    reliability_table,
+)
 
 AGE_BINS = MAX_AGE + 1
 
@@ -83,3 +89,42 @@ def test_gender_threshold_when_all_right_or_never_right_enough():
 def test_the_uncertain_rule(p_female, threshold, expected):
     gender, probability = decide_gender(p_female, threshold)
     assert (gender, round(probability, 6)) == expected
+
+
+# --------------------------------------------------------------------------- p_under_18
+
+
+def test_platt_recovers_a_known_logistic_map():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(0, 2, 20_000)
+    labels = rng.random(20_000) < 1 / (1 + np.exp(-(0.5 * scores - 1.0)))
+    slope, offset = fit_platt(scores, labels)
+    assert slope == pytest.approx(0.5, abs=0.05) and offset == pytest.approx(-1.0, abs=0.05)
+
+
+def test_platt_stays_finite_on_separable_data():
+    slope, offset = fit_platt(np.array([-2.0, -1.0, 1.0, 2.0]), np.array([0, 0, 1, 1]))
+    assert np.isfinite(slope) and np.isfinite(offset) and slope > 0
+
+
+def test_reliability_table_counts_each_tenth():
+    table = reliability_table(np.array([0.05, 0.05, 0.31, 0.39, 0.95]), np.array([0, 1, 1, 0, 1]))
+    assert [row["bin"] for row in table] == ["0.0-0.1", "0.3-0.4", "0.9-1.0"]
+    assert [row["faces"] for row in table] == [2, 2, 1]
+    assert table[1] == {"bin": "0.3-0.4", "faces": 2, "mean_p": 0.35, "share_true": 0.5}
+
+
+def test_under_18_calibration_makes_an_overconfident_model_honest():
+    """A model whose mass below 18 is far too sure (0.9 where 60% are minors): after the map, the
+    faces given p are minors about p of the time."""
+    rng = np.random.default_rng(1)
+    n = 4000
+    minor = rng.random(n) < 0.3
+    sure = np.where(rng.random(n) < 0.6, minor, ~minor)  # right 60% of the time, but always 90% sure
+    mass = np.where(sure, 0.9, 0.1)
+    probs = np.zeros((n, AGE_BINS))
+    probs[:, 10], probs[:, 40] = mass, 1 - mass
+    entry = calibrate_under_18(probs, np.where(minor, 12, 30))
+    assert entry["val_images"] == n and entry["val_minors"] == int(minor.sum())
+    for row in entry["reliability_val"]:
+        assert abs(row["mean_p"] - row["share_true"]) < 0.05
