@@ -48,7 +48,7 @@ GENDER_THRESHOLD = 0.5
 #: The age range reported is meant to hold the true age this often (calibrated on val).
 INTERVAL_COVERAGE = 0.8
 #: The age of majority behind each face's ``p_under_18``: the probability that the person is younger.
-ADULT_AGE = 18
+AGE_OF_MAJORITY = 18
 
 # --------------------------------------------------------------------------- paths
 

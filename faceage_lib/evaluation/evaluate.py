@@ -57,6 +57,7 @@ def predict_split(
         age_low=estimates.age_low,
         age_high=estimates.age_high,
         p_female=estimates.p_female,
+        p_under_18=estimates.p_under_18,
         face_detected=detected[answered_mask],
     )
     facts = {

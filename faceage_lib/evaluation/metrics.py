@@ -2,10 +2,12 @@
 
 Input is a table with one row per test image: ``age``, ``gender`` (0 male, 1 female; missing
 where the dataset does not say: such rows count for age only), ``race`` (nullable), ``pred_age``,
-``p_female`` and optionally ``age_low`` / ``age_high``.
+``p_female`` and optionally ``age_low`` / ``age_high`` and ``p_under_18``.
 
 Besides the errors, the figures people ask of an age estimator: the mean error (bias) per age
-band, and how often minors are read as adults and adults as minors (:func:`age_threshold_scores`).
+band, how often minors are read as adults and adults as minors (:func:`age_threshold_scores`),
+what an age check at a challenge age lets through (:func:`challenge_scores`) and whether
+``p_under_18`` means what it says (:func:`reliability_table`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import AGE_GROUP_LABELS, GENDER_THRESHOLD, GENDERS, RACES, age_group
+from ..config import AGE_GROUP_LABELS, AGE_OF_MAJORITY, GENDER_THRESHOLD, GENDERS, RACES, age_group
 
 #: Finer bands for the mean error (bias), where an estimator's lean shows: children, teenagers, adults.
 BIAS_BAND_EDGES = (0, 3, 10, 15, 20, 30, 40, 50, 60)
@@ -22,6 +24,9 @@ BIAS_BAND_LABELS = ("0-2", "3-9", "10-14", "15-19", "20-29", "30-39", "40-49", "
 AGE_THRESHOLDS = (13, 16, 18)
 #: Adults for the "adult called minor" share: this age or over (clear of the threshold).
 ADULT_AGE = 25
+#: Challenge ages of an age check (:func:`challenge_scores`): 18 itself, and the margins above it
+#: that age-assurance practice uses.
+CHALLENGE_AGES = (18, 21, 25, 30)
 
 
 def predicted_gender(p_female) -> np.ndarray:
@@ -125,7 +130,44 @@ def evaluate_predictions(table: pd.DataFrame, gender_min_confidence: float | Non
         label: age_scores(table["age"][bands == label], table["pred_age"][bands == label]) for label in BIAS_BAND_LABELS
     }
     result["age_thresholds"] = age_threshold_scores(table["age"], table["pred_age"])
+    result["challenge"] = challenge_scores(table["age"], table["pred_age"])
+    if "p_under_18" in table.columns:
+        minors = table["age"].to_numpy() < AGE_OF_MAJORITY
+        result["p_under_18_reliability"] = reliability_table(table["p_under_18"], minors)
+        result["p_under_18_brier"] = float(np.mean((table["p_under_18"] - minors) ** 2)) if len(table) else None
     return result
+
+
+def challenge_scores(true, pred) -> dict:
+    """At each challenge age c of :data:`CHALLENGE_AGES` (a face passes the check when its estimate is
+    c or over): the share of minors (under 18) who pass, ``minors_pass``, and of adults (18 or over)
+    who are challenged, ``adults_challenged``; ``None`` where a dataset has nobody in the group."""
+    true, pred = np.asarray(true, float), np.asarray(pred, float)
+    minors, adults = true < AGE_OF_MAJORITY, true >= AGE_OF_MAJORITY
+    return {
+        str(age): {
+            "minors_pass": float(np.mean(pred[minors] >= age)) if minors.any() else None,
+            "adults_challenged": float(np.mean(pred[adults] < age)) if adults.any() else None,
+        }
+        for age in CHALLENGE_AGES
+    }
+
+
+def reliability_table(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> list[dict]:
+    """Per probability bin (tenths): the faces in it, their mean probability and the share for which
+    the outcome is true; bins without faces are left out."""
+    p, outcome = np.asarray(p, np.float64), np.asarray(outcome, bool)
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    return [
+        {
+            "bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}",
+            "faces": int((index == b).sum()),
+            "mean_p": round(float(p[index == b].mean()), 3),
+            "share_true": round(float(outcome[index == b].mean()), 3),
+        }
+        for b in range(bins)
+        if (index == b).any()
+    ]
 
 
 def age_band(ages) -> np.ndarray:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ADULT_AGE, MAX_AGE
+from ..config import AGE_OF_MAJORITY, MAX_AGE
 from ..errors import ModelFileError
 from .modelfiles import MEASURED, crop_spec, verified_model
 from .runtime import TFLiteModel
@@ -42,7 +42,7 @@ def age_from_distribution(probs: np.ndarray, mass: float) -> tuple[np.ndarray, n
     return expected, np.minimum(low, expected), np.maximum(high, expected)
 
 
-def mass_below(probs: np.ndarray, age: int = ADULT_AGE) -> np.ndarray:
+def mass_below(probs: np.ndarray, age: int = AGE_OF_MAJORITY) -> np.ndarray:
     """Each row's probability of an age under ``age`` (the distribution's mass on 0..age-1)."""
     return probs[:, :age].sum(axis=1) / probs.sum(axis=1)
 

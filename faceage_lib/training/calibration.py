@@ -20,9 +20,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import ADULT_AGE, GENDER_THRESHOLD, INTERVAL_COVERAGE
+from ..config import AGE_OF_MAJORITY, GENDER_THRESHOLD, INTERVAL_COVERAGE
 from ..data.corruptions import CORRUPTIONS, corrupt
 from ..data.crops import build_crops
+from ..evaluation.metrics import reliability_table
 from ..inference.crop import CropSpec
 from ..inference.estimator import UnderAgeCalibration, age_from_distribution, logit, mass_below
 
@@ -92,28 +93,11 @@ def fit_platt(scores: np.ndarray, labels: np.ndarray, steps: int = 100) -> tuple
     return float(w[0]), float(w[1])
 
 
-def reliability_table(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> list[dict]:
-    """Per probability bin (tenths): the faces in it, their mean probability and the share for which
-    the outcome is true; bins without faces are left out."""
-    p, outcome = np.asarray(p, np.float64), np.asarray(outcome, bool)
-    index = np.minimum((p * bins).astype(int), bins - 1)
-    return [
-        {
-            "bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}",
-            "faces": int((index == b).sum()),
-            "mean_p": round(float(p[index == b].mean()), 3),
-            "share_true": round(float(outcome[index == b].mean()), 3),
-        }
-        for b in range(bins)
-        if (index == b).any()
-    ]
-
-
 def calibrate_under_18(age_probs: np.ndarray, ages: np.ndarray) -> dict:
     """The manifest's ``p_under_18`` entry: the Platt map of the mass below 18 fitted on val
     (``age_probs`` and the true ``ages`` of clean val crops), and val's reliability table after it."""
     mass = mass_below(np.asarray(age_probs, np.float64))
-    minor = np.asarray(ages) < ADULT_AGE
+    minor = np.asarray(ages) < AGE_OF_MAJORITY
     slope, offset = fit_platt(logit(mass), minor)
     calibrated = UnderAgeCalibration(slope, offset)(mass)
     return {

@@ -207,6 +207,32 @@ def test_age_thresholds_on_hand_made_predictions():
     assert metrics.age_threshold_scores([40], [40])["under_18_called_over"] is None  # nobody under 18
 
 
+def test_challenge_at_each_age_on_hand_made_predictions():
+    """Minors 12 -> 16, 16 -> 22, 17 -> 26 (two pass at 18, one at 25, none at 30); adults 19 -> 17
+    (challenged at every age), 30 -> 28 (from 30 on), 45 -> 44."""
+    scores = metrics.challenge_scores([12, 16, 17, 19, 30, 45], [16, 22, 26, 17, 28, 44])
+    assert list(scores) == ["18", "21", "25", "30"]
+    assert scores["18"] == {"minors_pass": pytest.approx(2 / 3), "adults_challenged": pytest.approx(1 / 3)}
+    assert scores["25"] == {"minors_pass": pytest.approx(1 / 3), "adults_challenged": pytest.approx(1 / 3)}
+    assert scores["30"] == {"minors_pass": 0.0, "adults_challenged": pytest.approx(2 / 3)}
+    assert metrics.challenge_scores([40], [40])["21"]["minors_pass"] is None  # nobody under 18
+
+
+def test_p_under_18_reliability_in_the_report(table):
+    table = table.assign(p_under_18=np.where(table["age"] < 18, 0.85, 0.05))
+    result = evaluate_predictions(table)
+    assert sum(row["faces"] for row in result["p_under_18_reliability"]) == len(table)
+    assert result["p_under_18_brier"] == pytest.approx(np.mean(np.where(table["age"] < 18, 0.15**2, 0.05**2)))
+    assert "p_under_18_reliability" not in evaluate_predictions(table.drop(columns="p_under_18"))
+
+
+def test_reliability_table_counts_each_tenth():
+    table = metrics.reliability_table(np.array([0.05, 0.05, 0.31, 0.39, 0.95]), np.array([0, 1, 1, 0, 1]))
+    assert [row["bin"] for row in table] == ["0.0-0.1", "0.3-0.4", "0.9-1.0"]
+    assert [row["faces"] for row in table] == [2, 2, 1]
+    assert table[1] == {"bin": "0.3-0.4", "faces": 2, "mean_p": 0.35, "share_true": 0.5}
+
+
 def test_bias_per_age_band(table):
     bands = evaluate_predictions(table)["by_age_band"]
     assert list(bands) == list(metrics.BIAS_BAND_LABELS)

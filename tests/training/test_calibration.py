@@ -13,7 +13,6 @@ from faceage_lib.training.calibration import (
     calibrate_under_18,
     fit_platt,
     gender_min_confidence,
-    reliability_table,
 )
 
 AGE_BINS = MAX_AGE + 1
@@ -105,13 +104,6 @@ def test_platt_recovers_a_known_logistic_map():
 def test_platt_stays_finite_on_separable_data():
     slope, offset = fit_platt(np.array([-2.0, -1.0, 1.0, 2.0]), np.array([0, 0, 1, 1]))
     assert np.isfinite(slope) and np.isfinite(offset) and slope > 0
-
-
-def test_reliability_table_counts_each_tenth():
-    table = reliability_table(np.array([0.05, 0.05, 0.31, 0.39, 0.95]), np.array([0, 1, 1, 0, 1]))
-    assert [row["bin"] for row in table] == ["0.0-0.1", "0.3-0.4", "0.9-1.0"]
-    assert [row["faces"] for row in table] == [2, 2, 1]
-    assert table[1] == {"bin": "0.3-0.4", "faces": 2, "mean_p": 0.35, "share_true": 0.5}
 
 
 def test_under_18_calibration_makes_an_overconfident_model_honest():
