@@ -76,8 +76,9 @@ class CrowdResult:
         return table
 
     def shown_table(self) -> pd.DataFrame:
-        """The table as the page shows it, narrow enough for a phone: age with its range and gender
-        with its probability in one cell each, no box (the CSV has every column apart)."""
+        """The table as the page shows it, narrow enough for a phone: the file with the face's number,
+        age with its range and gender with its probability in one cell each, no box (the CSV has every
+        column apart)."""
         table = self.table()
 
         def joined(first: str, second: str) -> list[str]:
@@ -85,8 +86,9 @@ class CrowdResult:
 
         return pd.DataFrame(
             {
-                "File": table["File"],
-                "Face": table["Face"],
+                "File (face)": [
+                    name if pd.isna(face) else f"{name} ({face})" for name, face in zip(table["File"], table["Face"])
+                ],
                 "Age (range)": joined("Age", "Range"),
                 "Gender (prob.)": joined("Gender", "Prob."),
                 "Under 18": table["Under 18"],

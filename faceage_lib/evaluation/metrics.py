@@ -7,7 +7,7 @@ where the dataset does not say: such rows count for age only), ``race`` (nullabl
 Besides the errors, the figures people ask of an age estimator: the mean error (bias) per age
 band, how often minors are read as adults and adults as minors (:func:`age_threshold_scores`),
 what an age check at a challenge age lets through (:func:`challenge_scores`) and whether
-``p_under_18`` means what it says (:func:`reliability_table`).
+``p_under_18`` means what it says (:func:`~faceage_lib.inference.estimator.reliability_table`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import AGE_GROUP_LABELS, AGE_OF_MAJORITY, GENDER_THRESHOLD, GENDERS, RACES, age_group
+from ..inference.estimator import reliability_table
 
 #: Finer bands for the mean error (bias), where an estimator's lean shows: children, teenagers, adults.
 BIAS_BAND_EDGES = (0, 3, 10, 15, 20, 30, 40, 50, 60)
@@ -151,23 +152,6 @@ def challenge_scores(true, pred) -> dict:
         }
         for age in CHALLENGE_AGES
     }
-
-
-def reliability_table(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> list[dict]:
-    """Per probability bin (tenths): the faces in it, their mean probability and the share for which
-    the outcome is true; bins without faces are left out."""
-    p, outcome = np.asarray(p, np.float64), np.asarray(outcome, bool)
-    index = np.minimum((p * bins).astype(int), bins - 1)
-    return [
-        {
-            "bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}",
-            "faces": int((index == b).sum()),
-            "mean_p": round(float(p[index == b].mean()), 3),
-            "share_true": round(float(outcome[index == b].mean()), 3),
-        }
-        for b in range(bins)
-        if (index == b).any()
-    ]
 
 
 def age_band(ages) -> np.ndarray:

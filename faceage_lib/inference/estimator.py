@@ -72,6 +72,23 @@ def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def reliability_table(p: np.ndarray, outcome: np.ndarray, bins: int = 10) -> list[dict]:
+    """Per probability bin (tenths): the faces in it, their mean probability and the share for which
+    the outcome is true; bins without faces are left out."""
+    p, outcome = np.asarray(p, np.float64), np.asarray(outcome, bool)
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    return [
+        {
+            "bin": f"{b / bins:.1f}-{(b + 1) / bins:.1f}",
+            "faces": int((index == b).sum()),
+            "mean_p": round(float(p[index == b].mean()), 3),
+            "share_true": round(float(outcome[index == b].mean()), 3),
+        }
+        for b in range(bins)
+        if (index == b).any()
+    ]
+
+
 class AgeGenderEstimator:
     """Loads a model folder (checksums verified) and estimates age and gender from crops."""
 

@@ -23,9 +23,8 @@ import pandas as pd
 from ..config import AGE_OF_MAJORITY, GENDER_THRESHOLD, INTERVAL_COVERAGE
 from ..data.corruptions import CORRUPTIONS, corrupt
 from ..data.crops import build_crops
-from ..evaluation.metrics import reliability_table
 from ..inference.crop import CropSpec
-from ..inference.estimator import UnderAgeCalibration, age_from_distribution, logit, mass_below
+from ..inference.estimator import UnderAgeCalibration, age_from_distribution, logit, mass_below, reliability_table
 
 #: Gender is shown only where val accuracy at that confidence or above is at least this.
 GENDER_TARGET_ACCURACY = 0.97
