@@ -306,3 +306,15 @@ def test_min_score_below_the_default_finds_a_faint_face(detector, astronaut):
 def test_min_score_out_of_range_is_refused(detector, astronaut, min_score):
     with pytest.raises(ValueError, match="min_score must be in"):
         detector.detect(astronaut, min_score=min_score)
+
+
+def test_a_clear_face_takes_the_short_range_model_only(astronaut):
+    """The full-range model is loaded when a photo first needs its pass: a clear portrait never does
+    (a cold start loads one detector model, not two)."""
+    from faceage_lib.inference.detectors.blazeface import BlazeFaceDetector
+
+    detector = BlazeFaceDetector()
+    assert len(detector.detect(np.ascontiguousarray(astronaut[20:220, 130:330]))) == 1  # a selfie's framing
+    assert "_full" not in vars(detector)
+    detector.detect(np.full((480, 640, 3), 128, np.uint8))  # nothing found: every pass looks
+    assert "_full" in vars(detector)

@@ -43,6 +43,37 @@ def test_corrupted_file_is_rejected(model_copy):
         AgeGenderEstimator(model_copy)
 
 
+def test_a_file_is_hashed_once_until_it_changes(model_copy, tmp_path, monkeypatch):
+    monkeypatch.delenv("FACEAGE_HOME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    hashed = []
+    real_sha256 = modelfiles.sha256
+    monkeypatch.setattr(modelfiles, "sha256", lambda path: hashed.append(path) or real_sha256(path))
+    modelfiles.verified_model(model_copy)
+    modelfiles.verified_model(model_copy)
+    assert hashed == [model_copy / "model.tflite"]  # the second start reads the cached digest
+    tflite = model_copy / "model.tflite"
+    data = bytearray(tflite.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tflite.write_bytes(bytes(data))  # the same size, another content
+    with pytest.raises(ModelFileError, match="does not match its checksum"):
+        modelfiles.verified_model(model_copy)
+    assert len(hashed) == 2
+
+
+def test_an_unusable_hash_cache_is_ignored(model_copy, tmp_path, monkeypatch):
+    monkeypatch.delenv("FACEAGE_HOME", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / "faceage"
+    cache.mkdir(parents=True)
+    (cache / modelfiles.HASH_CACHE).write_text("[not json")
+    assert modelfiles.verified_model(model_copy)[0] == model_copy / "model.tflite"
+    shutil.rmtree(cache)
+    cache.write_text("a file where the cache folder would be")  # cannot be written: verified all the same
+    assert modelfiles.verified_model(model_copy)[0] == model_copy / "model.tflite"
+    assert modelfiles.verified_model(model_copy)[0] == model_copy / "model.tflite"
+
+
 def test_truncated_keras_file_is_rejected(model_copy):
     keras_file = model_copy / "model.keras"
     keras_file.write_bytes(keras_file.read_bytes()[:100])

@@ -217,5 +217,7 @@ def test_num_threads_reaches_litert(tiny_model_dir, monkeypatch):
         original(self, model, num_threads, **options)
 
     monkeypatch.setattr(runtime.TFLiteModel, "__init__", spy)
-    Predictor(tiny_model_dir, num_threads=1)
-    assert seen == [1, 1, 1]  # the age model and both detector models
+    predictor = Predictor(tiny_model_dir, num_threads=1)
+    assert seen == [1, 1]  # the age model and the short-range detector; the full-range one when first needed
+    assert predictor.detector._full.size == 192  # loaded on first use
+    assert seen == [1, 1, 1]

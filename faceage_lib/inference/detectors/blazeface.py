@@ -11,6 +11,7 @@ found grows with the photo). Detections are merged by weighted NMS.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -179,7 +180,11 @@ class BlazeFaceDetector(FaceDetector):
     def __init__(self, num_threads: int | None = None):
         super().__init__(num_threads)
         self._short = _BlazeFace(SHORT_RANGE, num_threads=num_threads)
-        self._full = _BlazeFace(FULL_RANGE, num_threads=num_threads)
+
+    @functools.cached_property
+    def _full(self) -> _BlazeFace:
+        """The full-range model, loaded when a photo first needs it: a clear face never does."""
+        return _BlazeFace(FULL_RANGE, num_threads=self.num_threads)
 
     def detect(self, image: np.ndarray, min_score: float = DETECTOR_MIN_SCORE) -> list[Face]:
         """Faces scoring at least ``min_score`` (in (0, 1]) in the whole-photo pass, those below
