@@ -98,3 +98,9 @@ def model_dir() -> Path:
 def assets_dir() -> Path:
     """The example photos (``assets/``)."""
     return shipped_folder("assets", "faceage_assets", "README.md")
+
+
+#: How a ``.tflite`` may store its weights: float32; float16 (half the file, computed in float32);
+#: dynamic-int8 (a quarter of the file: int8 weights, activations quantized on the fly per batch,
+#: about 4 times faster on a CPU with XNNPACK; benchmarks/tflite_weights.py measures what each costs).
+TFLITE_WEIGHTS = ("float32", "float16", "dynamic-int8")

@@ -44,7 +44,7 @@ def export_ensemble(
     weights: Sequence[float] | None = None,
     data_dirs=None,
     work_dir: str | os.PathLike | None = None,
-    float16: bool = False,
+    tflite_weights: str = "float32",
 ) -> Path:
     """Average the ``best.keras`` of ``runs`` (training runs on the same datasets and crop), then
     calibrate and export it to ``out_dir`` as :func:`~.export.export_run` does a single run."""
@@ -70,7 +70,7 @@ def export_ensemble(
         for folder, weight, config in zip(folders, weights, configs)
     ]
     (out / "manifest.json").write_text(json.dumps({"training": {"ensemble": members}}, indent=2) + "\n")
-    return export_run(out, data_dirs, work_dir, float16)
+    return export_run(out, data_dirs, work_dir, tflite_weights)
 
 
 def _training_record(folder: Path, config: dict) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import cache_home
+from ..config import TFLITE_WEIGHTS, cache_home
 from ..data.crops import load_or_build_crops
 from ..data.sources import load_datasets
 from ..errors import DatasetError, ModelFileError
@@ -26,18 +26,19 @@ from ..inference.modelfiles import MANIFEST, MEASURED, SCHEMA_VERSION, model_io,
 from ..inference.runtime import TFLiteModel
 
 MODEL_FILES = ("model.tflite", "model.keras")
-#: The largest difference allowed between the Keras model's and the .tflite's outputs (probabilities):
-#: float32 weights, and float16 ones (measured: 6e-4 at most on an ensemble, under 0.01 years of age).
-SAME_OUTPUTS_ATOL = 1e-4
-FLOAT16_ATOL = 2e-3
+#: The largest difference allowed between the Keras model's and the .tflite's outputs (probabilities),
+#: per kind of weights. Measured on the 0.3 ensemble: float16 6e-4 (under 0.01 years of age),
+#: dynamic-int8 0.013 on val crops (0.035 years per face on average, val MAE within 0.003 years).
+SAME_OUTPUTS_ATOL = {"float32": 1e-4, "float16": 2e-3, "dynamic-int8": 0.03}
 
 
 def export_run(
-    run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os.PathLike | None = None, float16: bool = False
+    run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os.PathLike | None = None, weights: str = "float32"
 ) -> Path:
     """Calibrate and export a run's ``best.keras`` again (``faceage export``; ``data_dirs`` as the run
     was given them): e.g. on a machine with TensorFlow after training elsewhere, or after a change to
-    the calibration. ``float16``: store the ``.tflite``'s weights in half precision (half the file)."""
+    the calibration. ``weights``: how the ``.tflite`` stores its weights
+    (:data:`~faceage_lib.config.TFLITE_WEIGHTS`)."""
     run = Path(run_dir)
     if not (run / "best.keras").is_file():
         raise DatasetError(
@@ -46,7 +47,7 @@ def export_run(
     config, val_rows, _ = run_val_crops(run, data_dirs, work_dir)
     previous = run / "manifest.json"
     training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
-    return export_best(run, val_rows, training, config.crop(), float16)
+    return export_best(run, val_rows, training, config.crop(), weights)
 
 
 def run_val_crops(run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os.PathLike | None = None):
@@ -63,7 +64,7 @@ def run_val_crops(run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os
     return config, val_rows, crops.rows(val_rows)
 
 
-def export_best(out_dir: str | os.PathLike, val_rows, training: dict, crop: CropSpec, float16: bool = False) -> Path:
+def export_best(out_dir: str | os.PathLike, val_rows, training: dict, crop: CropSpec, weights: str = "float32") -> Path:
     """Calibrate the run's best checkpoint (``best.keras``) on the val rows and export it.
 
     The last step of :func:`~.fit.train`, callable again on a finished run (e.g. after a change to
@@ -74,7 +75,7 @@ def export_best(out_dir: str | os.PathLike, val_rows, training: dict, crop: Crop
 
     out = Path(out_dir)
     core = load_keras_model(out / "best.keras")
-    export_model(core, out, training=training, crop=crop, float16=float16, **calibrate(core, val_rows, crop))
+    export_model(core, out, training=training, crop=crop, weights=weights, **calibrate(core, val_rows, crop))
     return out
 
 
@@ -86,12 +87,12 @@ def export_model(
     training: dict | None = None,
     calibration: dict | None = None,
     crop: CropSpec | None = None,
-    float16: bool = False,
+    weights: str = "float32",
     p_under_18: dict | None = None,
 ) -> Path:
-    """Write the Keras model (without optimizer state), its LiteRT conversion (``float16``: with
-    half-precision weights, which LiteRT computes with in float32) and the manifest, which records the
-    ``crop`` the model takes (default: the standard crop at the model's input size)."""
+    """Write the Keras model (without optimizer state), its LiteRT conversion (``weights``: see
+    :data:`~faceage_lib.config.TFLITE_WEIGHTS`) and the manifest, which records the ``crop`` the model takes (default:
+    the standard crop at the model's input size)."""
     from .backend import keras
     from .model import inference_model
 
@@ -101,8 +102,8 @@ def export_model(
     bare = keras.Model.from_config(model.get_config())  # uncompiled: no optimizer state saved
     bare.set_weights(model.get_weights())
     bare.save(out / "model.keras")
-    (out / "model.tflite").write_bytes(tflite_from_keras_file(out / "model.keras", float16))
-    check_same_outputs(inference_model(bare), out / "model.tflite", atol=FLOAT16_ATOL if float16 else SAME_OUTPUTS_ATOL)
+    (out / "model.tflite").write_bytes(tflite_from_keras_file(out / "model.keras", weights))
+    check_same_outputs(inference_model(bare), out / "model.tflite", atol=SAME_OUTPUTS_ATOL[weights])
     settings = {
         **model_io(crop or int(model.inputs[0].shape[1])),
         "interval_mass": interval_mass,
@@ -110,7 +111,7 @@ def export_model(
         **({"p_under_18": p_under_18} if p_under_18 else {}),
         "calibration": calibration or {},
         "parameters": int(model.count_params()),
-        "tflite_weights": "float16" if float16 else "float32",
+        "tflite_weights": weights,
         "training": training or {},
     }
     return write_manifest(out, settings)
@@ -142,12 +143,12 @@ def _write(model_dir: Path, manifest: dict) -> Path:
     return path
 
 
-def tflite_from_keras_file(path: Path, float16: bool = False) -> bytes:
+def tflite_from_keras_file(path: Path, weights: str = "float32") -> bytes:
     """The LiteRT conversion of a saved ``model.keras``, made with the TensorFlow backend."""
     from .backend import keras
 
     if keras.backend.backend() == "tensorflow":
-        return _convert(path, float16)
+        return _convert(path, weights)
     if importlib.util.find_spec("tensorflow") is None:
         raise ModelFileError(
             f"{path} is saved, but writing model.tflite needs TensorFlow, which is not installed "
@@ -156,22 +157,21 @@ def tflite_from_keras_file(path: Path, float16: bool = False) -> bytes:
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
     code = (
         "import sys; from faceage_lib.training.export import _convert; "
-        "sys.stdout.buffer.write(_convert(sys.argv[1], sys.argv[2] == 'float16'))"
+        "sys.stdout.buffer.write(_convert(sys.argv[1], sys.argv[2]))"
     )
-    weights = "float16" if float16 else "float32"
     result = subprocess.run([sys.executable, "-c", code, str(path), weights], env=env, capture_output=True)
     if result.returncode != 0:
         raise ModelFileError(f"converting {path} to .tflite failed: {result.stderr.decode(errors='replace')[-2000:]}")
     return result.stdout
 
 
-def _convert(path: str | Path, float16: bool = False) -> bytes:
+def _convert(path: str | Path, weights: str = "float32") -> bytes:
     from .model import inference_model, load_keras_model
 
-    return to_tflite(inference_model(load_keras_model(path)), float16)
+    return to_tflite(inference_model(load_keras_model(path)), weights)
 
 
-def check_same_outputs(model, tflite_path: Path, count: int = 8, atol: float = SAME_OUTPUTS_ATOL) -> float:
+def check_same_outputs(model, tflite_path: Path, count: int = 8, atol: float = SAME_OUTPUTS_ATOL["float32"]) -> float:
     """The largest output difference between ``model`` (Keras) and the ``.tflite`` on random crops;
     raises :class:`ModelFileError` above ``atol``."""
     size = int(model.inputs[0].shape[1])
@@ -187,15 +187,19 @@ def check_same_outputs(model, tflite_path: Path, count: int = 8, atol: float = S
     return difference
 
 
-def to_tflite(model, float16: bool = False) -> bytes:
-    """Convert through a SavedModel (the converter's recommended path for Keras 3 models); ``float16``
-    stores the weights in half precision."""
+def to_tflite(model, weights: str = "float32") -> bytes:
+    """Convert through a SavedModel (the converter's recommended path for Keras 3 models), the weights
+    stored as ``weights`` says (:data:`~faceage_lib.config.TFLITE_WEIGHTS`; dynamic-int8 is the
+    converter's dynamic-range quantization: no calibration data)."""
     import tensorflow as tf
 
+    if weights not in TFLITE_WEIGHTS:
+        raise ValueError(f"weights must be one of {', '.join(TFLITE_WEIGHTS)}, not {weights!r}")
     with tempfile.TemporaryDirectory() as saved:
         model.export(saved, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(saved)
-        if float16:
+        if weights != "float32":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if weights == "float16":
             converter.target_spec.supported_types = [tf.float16]
         return converter.convert()

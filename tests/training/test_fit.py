@@ -224,6 +224,22 @@ def test_a_conversion_that_changes_the_outputs_is_refused(trained, tmp_path):
 
 
 @pytest.mark.slow
+def test_dynamic_int8_weights_answer_within_their_tolerance(trained, tmp_path):
+    from faceage_lib.config import TFLITE_WEIGHTS
+    from faceage_lib.training.export import SAME_OUTPUTS_ATOL, check_same_outputs, to_tflite
+    from faceage_lib.training.model import inference_model, load_keras_model
+
+    model = inference_model(load_keras_model(trained["out"] / "model.keras"))
+    quantized = tmp_path / "int8.tflite"
+    quantized.write_bytes(to_tflite(model, "dynamic-int8"))
+    assert quantized.stat().st_size < 0.4 * (trained["out"] / "model.tflite").stat().st_size  # int8, not float32
+    assert check_same_outputs(model, quantized, atol=SAME_OUTPUTS_ATOL["dynamic-int8"]) > 0  # not the same file
+    assert set(SAME_OUTPUTS_ATOL) == set(TFLITE_WEIGHTS)
+    with pytest.raises(ValueError, match="weights must be one of"):
+        to_tflite(model, "int4")
+
+
+@pytest.mark.slow
 def test_several_runs_export_as_one_ensemble(trained, tmp_path):
     import shutil
 
@@ -232,7 +248,8 @@ def test_several_runs_export_as_one_ensemble(trained, tmp_path):
     runs = [str(shutil.copytree(trained["out"], tmp_path / name)) for name in ("a", "b")]
     data = ["--data-dir", str(trained["data"]), "--work-dir", str(trained["work"])]
     out = tmp_path / "ensemble"
-    assert cli.main(["export", "--run", *runs, "--out", str(out), "--weights", "3", "1", "--float16", *data]) == 0
+    command = ["export", "--run", *runs, "--out", str(out), "--weights", "3", "1", "--tflite-weights", "float16"]
+    assert cli.main([*command, *data]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["tflite_weights"] == "float16"
     single = (trained["out"] / "model.tflite").stat().st_size
