@@ -8,7 +8,7 @@ benchmarks/accuracy.py, once).
         --partner "0.3 ResNet-10=models/model.keras#1" --partner-weight 0.4
 
 A model is ``NAME=PATH``: a ``.keras`` file or a training run's folder (its ``best.keras``), with
-``#i`` for the i-th member of an ensemble. With ``--partner``, each model is also averaged with the
+``#i`` for the i-th member of an ensemble. With ``--partner``, each model is also averaged with each
 partner (the partner's weight ``--partner-weight``), as the shipped ensemble is. Every model sees the
 val crops of ``--val-run`` (cached crops, photos without a detected face left out, as in training).
 Writes benchmarks/results/ablation.json and ablation.md: per dataset, the MAE, the mean error (bias)
@@ -111,28 +111,41 @@ def main() -> None:
     parser.add_argument("--data-dir", nargs="+", required=True)
     parser.add_argument("--val-run", required=True, help="the training run whose val crops every model sees")
     parser.add_argument("--model", nargs="+", required=True, help="NAME=PATH[#member], one per variant")
-    parser.add_argument("--partner", help="NAME=PATH[#member]: each variant is also averaged with this model")
+    parser.add_argument(
+        "--partner", nargs="*", default=[], help="NAME=PATH[#member]: each variant is also averaged with each of these"
+    )
     parser.add_argument("--partner-weight", type=float, default=0.4)
     parser.add_argument("--work-dir", help="manifests and crop caches (default: ~/.cache/faceage)")
     args = parser.parse_args()
 
     _, val_rows, crops = run_val_crops(args.val_run, args.data_dir, args.work_dir)
-    images = crops.astype(np.float32)
-    partner = None
-    if args.partner:
-        partner_name, _, partner_spec = args.partner.partition("=")
-        partner = partner_name, outputs(load_model(partner_spec), images)
+    images = {crops.shape[1]: crops.astype(np.float32)}
+
+    def run(spec: str) -> tuple[np.ndarray, np.ndarray]:
+        """A model's outputs on the val crops of its own size (a run of another size: that run's crops)."""
+        model = load_model(spec)
+        size = int(model.inputs[0].shape[1])
+        if size not in images:
+            _, rows, other = run_val_crops(spec.partition("#")[0], args.data_dir, args.work_dir)
+            if not rows.index.equals(val_rows.index):
+                raise SystemExit(f"{spec} validated on other photos than {args.val_run}")
+            images[size] = other.astype(np.float32)
+        return outputs(model, images[size])
+
+    partners = []
+    for entry in args.partner:
+        partner_name, _, partner_spec = entry.partition("=")
+        partners.append((partner_name, entry, run(partner_spec)))
     rows = []
+    w = args.partner_weight
     for entry in args.model:
         name, _, spec = entry.partition("=")
-        probs, p_female = outputs(load_model(spec), images)
+        probs, p_female = run(spec)
         rows.append({"name": name, "model": spec, "recipe": recipe(spec), "val": figures(val_rows, probs, p_female)})
-        if partner:
-            w = args.partner_weight
-            (p_name, (p_probs, p_p_female)) = partner
+        for p_name, p_entry, (p_probs, p_p_female) in partners:
             mixed = figures(val_rows, (1 - w) * probs + w * p_probs, (1 - w) * p_female + w * p_p_female)
-            rows.append({"name": f"{name} + {p_name} ({w:g})", "model": spec, "partner": args.partner, "val": mixed})
-        print(rows[-1]["name"], {source: round(f["age_mae"], 3) for source, f in rows[-1]["val"].items()}, flush=True)
+            rows.append({"name": f"{name} + {p_name} ({w:g})", "model": spec, "partner": p_entry, "val": mixed})
+        print(name, {source: round(f["age_mae"], 3) for source, f in rows[-1]["val"].items()}, flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ablation.json").write_text(json.dumps({"val_run": args.val_run, "variants": rows}, indent=1) + "\n")
     (RESULTS / "ablation.md").write_text(markdown(rows))
