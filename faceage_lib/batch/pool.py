@@ -9,11 +9,13 @@ from __future__ import annotations
 import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from .photos import PhotoResult, predict_photo
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 #: Photos per task sent to a worker, and tasks in flight per worker.
 CHUNK, IN_FLIGHT = 8, 4
@@ -29,6 +31,8 @@ def predictions(
         _load(model, flip, in_worker=False)
         yield from _predict_chunk(paths)
         return
+    from concurrent.futures import ProcessPoolExecutor  # here: one photo in this process imports no pool
+    from concurrent.futures.process import BrokenProcessPool
     from multiprocessing import get_context
 
     from ..errors import FaceAgeError
