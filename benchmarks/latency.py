@@ -171,7 +171,7 @@ def stage_clock():
 def stage_profile(paths, repeats: int = 3) -> dict:
     """Each stage's median milliseconds over the photos (every photo ``repeats`` times, after a warm-up)."""
     from faceage_lib import Predictor
-    from faceage_lib.app.drawing import draw_faces
+    from faceage_lib.render.drawing import draw_faces
 
     predictor = Predictor()
     predictor.estimator._model.benchmark_name = "age model"

@@ -6,16 +6,19 @@ The package is laid out by the path data takes:
 * ``data/``: datasets -> labels and a de-duplicated split -> the same crops -> corruptions;
 * ``training/``: crops -> augmentation -> model -> fit -> calibration -> export;
 * ``evaluation/``: metrics, evaluation on a test split, robustness, plots, the report;
-* ``app/``: the Gradio page, drawing, the live view, many photos;
+* ``render/``: boxes and labels drawn on a photo, faces followed between frames;
+* ``app/``: the Gradio page, the live view, many photos; ``video`` (video files), ``batch/`` (folders
+  and corpora);
 * ``feedback`` (the consented feedback store, for the app and the CLI), ``config`` (paths,
   thresholds, names), ``errors`` and ``cli`` (the ``faceage`` command) on top.
 
-Imports go one way: inference <- data <- training, evaluation; the app and the CLI on top.
+Imports go one way: inference <- data <- training, evaluation; inference <- render <- app, video;
+the app, the batch jobs and the CLI on top (tests/test_layers.py walks the graph).
 """
 
 from .errors import DatasetError, FaceAgeError, ImageError, ModelFileError, StoreError
 
-__version__ = "0.1.0"
+__version__ = "0.4.0"  # the one place the version is written (pyproject.toml reads it)
 __all__ = ["Predictor", "FaceResult", "FaceAgeError", "ImageError", "ModelFileError", "DatasetError", "StoreError"]
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .app.drawing import draw_faces
-from .app.tracking import FaceTracker
 from .errors import VideoError
 from .inference.predictor import Predictor, decide_gender
+from .render.drawing import draw_faces
+from .render.tracking import FaceTracker
 
 MAX_VIDEO_BYTES = 200 * 2**20
 MAX_VIDEO_SECONDS = 300

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ImageError, StoreError
 from ..feedback import FeedbackStore, is_consent
 from ..inference.predictor import Analysis, FaceResult, Predictor
-from .drawing import draw_faces, fit_for_display
+from ..render.drawing import draw_faces, fit_for_display
 from .faces import face_cells
 from .texts import EMPTY_MESSAGE, FEEDBACK_OFF
 from .uploads import read_upload

@@ -1,7 +1,7 @@
 """The live webcam view: each frame of a stream annotated with its tracked, smoothed faces.
 
 :func:`annotate_frame` is the stream handler's work, without Gradio: the page keeps one
-:class:`~faceage_lib.app.tracking.FaceTracker` per browser session and passes it in.
+:class:`~faceage_lib.render.tracking.FaceTracker` per browser session and passes it in.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from PIL import Image
 
 from ..errors import ImageError
 from ..inference.predictor import Predictor
-from .drawing import draw_faces, draw_hint
-from .tracking import FaceTracker
+from ..render.drawing import draw_faces, draw_hint
+from ..render.tracking import FaceTracker
 from .uploads import read_upload
 
 #: Shown on the live view while no face is found.

@@ -1,5 +1,6 @@
 """The Gradio app: a photo in, every face boxed and labelled with age and gender, a table out;
-a live webcam view (:mod:`.live`, :mod:`.tracking`) and many photos at once (:mod:`.crowd`).
+a live webcam view (:mod:`.live`; faces followed by :mod:`faceage_lib.render.tracking`) and many
+photos at once (:mod:`.crowd`).
 
 The work is done by plain functions that tests call directly (:func:`analyze_photo`,
 :func:`draw_faces`, :func:`save_feedback`, :func:`~.live.annotate_frame`,

@@ -16,12 +16,12 @@ from PIL import Image
 
 from faceage_lib.app import page, texts, uploads
 from faceage_lib.app.analysis import analyze_photo, save_feedback, table_rows
-from faceage_lib.app.drawing import PALETTE, draw_faces, fit_for_display
 from faceage_lib.app.page import build_app
 from faceage_lib.config import assets_dir
 from faceage_lib.feedback import FeedbackStore
 from faceage_lib.inference.order import reading_order
 from faceage_lib.inference.predictor import FaceResult
+from faceage_lib.render.drawing import PALETTE, draw_faces, fit_for_display
 
 skimage_data = pytest.importorskip("skimage.data")
 

@@ -1,13 +1,13 @@
 """Labels on group photos, checked geometrically: no label covers another label or another face's
-box, whatever the face sizes and spacing (faceage_lib.app.drawing.layout, as draw_faces draws it)."""
+box, whatever the face sizes and spacing (faceage_lib.render.drawing.layout, as draw_faces draws it)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from faceage_lib.app.drawing import PALETTE, draw_faces, layout
 from faceage_lib.inference.predictor import FaceResult
+from faceage_lib.render.drawing import PALETTE, draw_faces, layout
 
 
 def face(box, age: float = 34.4) -> FaceResult:

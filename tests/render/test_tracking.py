@@ -1,13 +1,11 @@
-"""Face tracking for the live view, on hand-made boxes, and the stream handler on a real frame."""
+"""Face tracking for the live view and video files, on hand-made boxes."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from faceage_lib.app.live import annotate_frame, jpeg_data_url
-from faceage_lib.app.tracking import FaceTracker, iou
 from faceage_lib.inference.predictor import FaceResult
+from faceage_lib.render.tracking import FaceTracker, iou
 
 
 def face(box, age=30.0, p_female=0.9) -> FaceResult:
@@ -74,22 +72,3 @@ def test_gender_follows_the_smoothed_probability():
     assert track.face.gender == "uncertain" and track.face.gender_prob == pytest.approx(0.6)
     (track,) = tracker.update([face((0, 0, 50, 50), p_female=0.9)])
     assert track.face.gender == "female"
-
-
-def test_stream_handler_annotates_and_keeps_its_tracker(predictor, astronaut):
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    frame[:, 64:576] = astronaut[16:496]
-    annotated, tracker = annotate_frame(predictor, frame, None)
-    assert annotated.shape == frame.shape and not np.array_equal(annotated, frame)  # a box drawn
-    assert len(tracker.tracks) == 1
-    again, same = annotate_frame(predictor, frame, tracker)
-    assert same is tracker and len(tracker.tracks) == 1
-    assert annotate_frame(predictor, None, tracker) == (None, tracker)
-    assert jpeg_data_url(again).startswith("data:image/jpeg;base64,/9j/")
-
-
-def test_a_frame_without_a_face_gets_a_hint(predictor):
-    frame = np.full((480, 640, 3), 90, np.uint8)
-    hinted, tracker = annotate_frame(predictor, frame, None)
-    assert not tracker.tracks and hinted.shape == frame.shape
-    assert (hinted[-10:] == 0).mean() > 0.5 and np.array_equal(hinted[:300], frame[:300])  # a band at the bottom
