@@ -28,8 +28,8 @@ import pandas as pd
 from faceage_lib.config import AGE_OF_MAJORITY
 from faceage_lib.evaluation.metrics import BIAS_BAND_LABELS, evaluate_predictions
 from faceage_lib.inference.estimator import age_from_distribution
-from faceage_lib.training.export import run_val_crops
 from faceage_lib.training.model import load_keras_model
+from faceage_lib.training.runs import run_val_crops
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: What a run's config says of its recipe, shown beside its name.

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from faceage_lib.inference.estimator import age_from_distribution
-from faceage_lib.training.export import run_val_crops
 from faceage_lib.training.model import load_keras_model
+from faceage_lib.training.runs import run_val_crops
 
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 

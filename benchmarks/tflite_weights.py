@@ -24,8 +24,9 @@ import numpy as np
 from faceage_lib.config import TFLITE_WEIGHTS
 from faceage_lib.inference.estimator import age_from_distribution
 from faceage_lib.inference.runtime import TFLiteModel
-from faceage_lib.training.export import run_val_crops, to_tflite
+from faceage_lib.training.export import to_tflite
 from faceage_lib.training.model import inference_model, load_keras_model
+from faceage_lib.training.runs import run_val_crops
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -10,7 +10,10 @@ is loaded, so a missing, truncated, swapped or incompatible file fails with a cl
                "crop": {"function": "faceage_lib.inference.crop.crop_face", "scale": 1.0, "align": "eyes",
                         "version": 1}},
      "output": {"shape": [null, 118], "age_probs": [0, 117], "p_female": 117},
-     "interval_mass": ..., "gender_min_confidence": ..., ...}
+     "interval_mass": ..., "gender_min_confidence": ..., ...,
+     "faceage_version": "0.4.0", "git_commit": "<sha>[-dirty]" or null}
+
+The last two say which faceage exported the model (recorded since 0.4; not needed to load it).
 """
 
 from __future__ import annotations

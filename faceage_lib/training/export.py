@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import TFLITE_WEIGHTS, cache_home
-from ..data.crops import load_or_build_crops
-from ..data.sources import load_datasets
+from .. import __version__
+from ..config import TFLITE_WEIGHTS
 from ..errors import DatasetError, ModelFileError
 from ..inference.crop import CropSpec
 from ..inference.modelfiles import MANIFEST, MEASURED, SCHEMA_VERSION, model_io, sha256
 from ..inference.runtime import TFLiteModel
+from .runs import run_val_crops
 
 MODEL_FILES = ("model.tflite", "model.keras")
 #: The largest difference allowed between the Keras model's and the .tflite's outputs (probabilities),
@@ -48,20 +48,6 @@ def export_run(
     previous = run / "manifest.json"
     training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
     return export_best(run, val_rows, training, config.crop(), weights)
-
-
-def run_val_crops(run_dir: str | os.PathLike, data_dirs=None, work_dir: str | os.PathLike | None = None):
-    """A run's config, the val rows it validated on (photos without a detected face left out, as in
-    training) and their crops: ``(config, val_rows, crops)`` with ``crops[i]`` the crop of row ``i``."""
-    from .config import TrainConfig
-    from .fit import run_rows, usable_rows
-
-    config = TrainConfig(**json.loads((Path(run_dir) / "config.json").read_text()))
-    datasets = load_datasets(data_dirs, work_dir)
-    _, val_rows = run_rows(datasets, config)
-    crops = load_or_build_crops(val_rows, config.crop(), Path(work_dir) if work_dir else cache_home(), False)
-    val_rows = usable_rows(val_rows, crops, datasets)
-    return config, val_rows, crops.rows(val_rows)
 
 
 def export_best(out_dir: str | os.PathLike, val_rows, training: dict, crop: CropSpec, weights: str = "float32") -> Path:
@@ -113,8 +99,27 @@ def export_model(
         "parameters": int(model.count_params()),
         "tflite_weights": weights,
         "training": training or {},
+        "faceage_version": __version__,
+        "git_commit": source_commit(),
     }
     return write_manifest(out, settings)
+
+
+def source_commit(folder: str | os.PathLike | None = None) -> str | None:
+    """The git commit of the faceage source that exports (``folder``: default, the package's checkout),
+    with ``-dirty`` when its files differ from that commit; ``None`` outside a git checkout or
+    without git."""
+    folder = Path(folder) if folder else Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True)
+        status = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True
+        )
+    except OSError:  # no git
+        return None
+    if commit.returncode != 0 or status.returncode != 0:
+        return None
+    return commit.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
 
 
 def write_manifest(model_dir: Path, settings: dict, files: tuple[str, ...] = MODEL_FILES) -> Path:

@@ -23,12 +23,13 @@ import numpy as np
 import pandas as pd
 
 from ..config import cache_home
-from ..data.crops import CropSet, load_or_build_crops
+from ..data.crops import load_or_build_crops
 from ..data.dataset import Dataset
 from ..data.sources import load_datasets
 from ..errors import DatasetError
 from .backend import keras
 from .config import TrainConfig
+from .runs import check_same_config, run_config, run_rows, usable_rows
 
 DataDirs = Sequence[str | os.PathLike | None] | str | os.PathLike | None
 
@@ -131,35 +132,8 @@ def resume(
         raise DatasetError(f"{run} is not a training run's folder (no config.json): nothing to resume")
     if not (run / "backup").is_dir():
         raise DatasetError(f"{run} has no checkpoint to resume from: the run finished (or never ended an epoch)")
-    config = TrainConfig(**json.loads((run / "config.json").read_text()))
+    config = run_config(run)
     return train(data_dirs, run, config, work_dir, verbose)
-
-
-def check_same_config(run: Path, config: TrainConfig) -> None:
-    """``DatasetError`` when an interrupted run in ``run`` was started with other settings than ``config``
-    (continuing it would mix two recipes in one model)."""
-    started = json.loads((run / "config.json").read_text())
-    changed = sorted(name for name, value in asdict(config).items() if started.get(name) != value)
-    if changed:
-        options = ", ".join("--" + name.replace("_", "-") for name in changed)
-        raise DatasetError(
-            f"{run} holds an interrupted run started with other settings ({options}): continue it with "
-            f"`faceage train --resume {run}`, or train into a new --out folder"
-        )
-
-
-def run_rows(datasets: Sequence[Dataset], config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The train and val rows of every dataset (a ``limit`` applies to each)."""
-    pairs = [dataset.train_val(config.limit, config.seed) for dataset in datasets]
-    return tuple(pd.concat(part, ignore_index=True) for part in zip(*pairs))  # type: ignore[return-value]
-
-
-def usable_rows(rows: pd.DataFrame, crops: CropSet, datasets: Sequence[Dataset]) -> pd.DataFrame:
-    """``rows`` without the photos of datasets of whole photos where no face was detected: their
-    whole-frame crop is not a face crop (a face chip's whole frame is, so chips are all kept)."""
-    photos = {dataset.name for dataset in datasets if not dataset.chips}
-    keep = crops.detected_rows(rows) | ~rows["source"].isin(photos).to_numpy()
-    return rows[keep].reset_index(drop=True)
 
 
 def targets(rows: pd.DataFrame) -> dict[str, np.ndarray]:
