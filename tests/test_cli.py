@@ -9,6 +9,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import MALFORMED
 from PIL import Image
@@ -105,6 +106,23 @@ def test_cli_predict_json(photo_tree, tiny_model_dir, capsys):
     broken = by_name["broken.jpg"]
     assert broken["faces"] == []
     assert "damaged or truncated" in broken["error"]
+
+
+def test_cli_numbers_a_staggered_row_left_to_right(astronaut, astronaut_face, tiny_model_dir, tmp_path, capsys):
+    """Three people in a row, the middle one half a face lower: one row, numbered left to right
+    (the app and the drawing number faces in the Predictor's order, which this is)."""
+    x1, y1, x2, y2 = (int(v) for v in astronaut_face.box)
+    cx, cy = (x1 + x2) // 2, (y1 + y2) // 2
+    patch = astronaut[cy - 75 : cy + 75, cx - 70 : cx + 70]
+    canvas = np.full((260, 480, 3), 200, np.uint8)
+    for x, y in [(10, 10), (170, 60), (330, 10)]:
+        canvas[y : y + 150, x : x + 140] = patch
+    Image.fromarray(canvas).save(tmp_path / "row.png")
+    code, out = _run_predict([str(tmp_path / "row.png"), "--model", str(tiny_model_dir)], capsys)
+    faces = json.loads(out)[0]["faces"]
+    assert code == 0 and [face["face"] for face in faces] == [1, 2, 3]
+    lefts = [face["box"][0] for face in faces]
+    assert lefts == sorted(lefts) and faces[1]["box"][1] > faces[0]["box"][1] + 30  # the middle one, lower
 
 
 def test_cli_predict_json_matches_the_predictor(photo_tree, tiny_model_dir, predictor, capsys):

@@ -7,28 +7,33 @@ from collections.abc import Sequence
 
 Box = Sequence[float]  # x1, y1, x2, y2
 
-#: Two faces are in one row when their boxes overlap vertically by at least this share of the
-#: shorter box's height.
-ROW_OVERLAP = 0.5
+#: A new row starts where the next face's centre lies lower than the previous one's by more than
+#: this share of the smaller face's height. People in one row stand at different heights (a face
+#: half a face lower is still in the row); rows of a group photo are a face height or more apart.
+ROW_GAP = 0.6
 
 
 def reading_order(boxes: Sequence[Box]) -> list[int]:
     """Indices of ``boxes`` in reading order: rows top to bottom, left to right within a row.
 
-    A box joins the current row when it overlaps the row's first box vertically by at least
-    :data:`ROW_OVERLAP` of the shorter height; otherwise it starts a new row.
+    The boxes are taken by the height of their centres; each gap between one centre and the next
+    larger than :data:`ROW_GAP` of the smaller of the two faces' heights starts a new row. A row
+    that steps down face by face (a staggered row, a tilted photo) thus stays one row.
     """
-    by_top = sorted(range(len(boxes)), key=lambda i: (boxes[i][1], boxes[i][0]))
+    by_centre = sorted(range(len(boxes)), key=lambda i: (_centre(boxes[i]), boxes[i][0]))
     rows: list[list[int]] = []
-    for index in by_top:
-        if rows and _same_row(boxes[rows[-1][0]], boxes[index]):
+    for index in by_centre:
+        if rows and not _new_row(boxes[rows[-1][-1]], boxes[index]):
             rows[-1].append(index)
         else:
             rows.append([index])
     return [i for row in rows for i in sorted(row, key=lambda i: boxes[i][0])]
 
 
-def _same_row(first: Box, other: Box) -> bool:
-    overlap = min(first[3], other[3]) - max(first[1], other[1])
-    shorter = min(first[3] - first[1], other[3] - other[1])
-    return shorter > 0 and overlap >= ROW_OVERLAP * shorter
+def _centre(box: Box) -> float:
+    return (box[1] + box[3]) / 2
+
+
+def _new_row(previous: Box, box: Box) -> bool:
+    smaller = min(previous[3] - previous[1], box[3] - box[1])
+    return _centre(box) - _centre(previous) > ROW_GAP * max(smaller, 0)
