@@ -120,12 +120,7 @@ def attach_gender(
         },
     )
     val = val_faces(folder, data_dirs, work_dir, progress)
-    grid = {}
-    if val.gendered.any():
-        genders = val.genders()
-        for w in WEIGHTS:
-            blend = (1 - w) * val.main_p_female + w * val.member_p_female
-            grid[w] = round(float(np.mean((blend >= GENDER_THRESHOLD) == (genders == 1))), 4)
+    grid = weight_grid(val.main_p_female, val.member_p_female, val.genders())
     chosen = weight is None
     if weight is None:
         if not grid:
@@ -138,6 +133,23 @@ def attach_gender(
     entry["gender_accuracy_val_by_weight"] = {f"{w:.1f}": accuracy for w, accuracy in grid.items()}
     _rewrite(folder, manifest)
     return {"weight": weight, "gender_accuracy_val_by_weight": grid, **calibrate_model(folder, val=val)}
+
+
+def gender_accuracy(p_female: np.ndarray, genders: np.ndarray) -> float | None:
+    """The share of the faces with a gender label (``genders`` 0/1, NaN where unknown) whose more
+    likely gender is theirs; None when none has a label."""
+    known = ~np.isnan(np.asarray(genders, float))
+    if not known.any():
+        return None
+    right = (np.asarray(p_female)[known] >= GENDER_THRESHOLD) == (np.asarray(genders, float)[known] == 1)
+    return round(float(np.mean(right)), 4)
+
+
+def weight_grid(main: np.ndarray, member: np.ndarray, genders: np.ndarray) -> dict[float, float]:
+    """The gender accuracy of each blend ``(1 - w) * main + w * member`` of :data:`WEIGHTS` on the
+    faces with a gender label (empty when none has one)."""
+    grid = {w: gender_accuracy((1 - w) * main + w * member, genders) for w in WEIGHTS}
+    return {w: accuracy for w, accuracy in grid.items() if accuracy is not None}
 
 
 class ValFaces:
@@ -160,7 +172,7 @@ class ValFaces:
         self.gendered = rows["gender"].notna().to_numpy()
 
     def genders(self) -> np.ndarray:
-        return self.rows["gender"].to_numpy(float)
+        return self.rows["gender"].astype("Float64").to_numpy(float, na_value=np.nan)
 
 
 def val_faces(
@@ -215,10 +227,8 @@ def calibrate_model(
         figures.update(
             gender_min_confidence=threshold,
             gender_uncertain_share_val=calibration["gender_uncertain_share_val"],
-            gender_accuracy_val=round(float(np.mean((p_female >= GENDER_THRESHOLD) == (genders == 1))), 4),
-            gender_accuracy_val_model_alone=round(
-                float(np.mean((val.main_p_female[val.gendered] >= GENDER_THRESHOLD) == (genders == 1))), 4
-            ),
+            gender_accuracy_val=gender_accuracy(p_female, genders),
+            gender_accuracy_val_model_alone=gender_accuracy(val.main_p_female[val.gendered], genders),
         )
     manifest["p_under_18"] = calibrate_under_18(val.probs, val.rows["age"].to_numpy())
     calibration["val_images_p_under_18"] = len(val.rows)

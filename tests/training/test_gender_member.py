@@ -139,3 +139,14 @@ def test_attach_gender_chooses_the_weight_and_recalibrates(tiny_model_dir, utkfa
     assert cli.main([*argv[:1], str(fixed), *argv[2:], "--weight", "0.4"]) == 0
     assert json.loads((fixed / "manifest.json").read_text())["members"]["gender"]["weight"] == 0.4
     assert cli.main([*argv[:1], str(fixed), *argv[2:], "--weight", "1.5"]) != 0
+
+
+def test_the_weight_grid_counts_only_the_faces_with_a_gender_label():
+    from faceage_lib.training.gender_member import gender_accuracy, weight_grid
+
+    main = np.array([0.9, 0.2, 0.6, 0.1])
+    member = np.array([0.8, 0.3, 0.1, 0.9])
+    genders = np.array([1, 0, 0, np.nan])  # the last face has no label: it never counts
+    grid = weight_grid(main, member, genders)
+    assert grid[0.0] == pytest.approx(2 / 3, abs=1e-4) and grid[1.0] == 1.0 and list(grid) == list(WEIGHTS)
+    assert gender_accuracy(main, np.full(4, np.nan)) is None and weight_grid(main, member, np.full(4, np.nan)) == {}
