@@ -143,6 +143,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.set_defaults(run=run_export)
 
+    command = add(
+        commands,
+        "attach-gender",
+        "attach dlib's gender network (CC0) to a model folder as its gender member, on its own aligned "
+        "crop; choose its weight on val and recalibrate the folder (as faceage calibrate)",
+    )
+    command.add_argument("model_dir", metavar="MODEL_DIR", help="the model folder (its manifest is rewritten)")
+    data_options(command)
+    command.add_argument(
+        "--weight",
+        type=float,
+        help="the member's share of p_female, in [0, 1] (default: the most accurate on val of 0, 0.1, ..., 1)",
+    )
+    command.set_defaults(run=run_attach_gender)
+
+    command = add(
+        commands,
+        "calibrate",
+        "refit a model folder's gender threshold (with its members) and its p_under_18 map on the val splits",
+    )
+    command.add_argument("model_dir", metavar="MODEL_DIR", help="the model folder (its manifest is rewritten)")
+    data_options(command)
+    command.set_defaults(run=run_calibrate)
+
     command = add(commands, "evaluate", "evaluate a model on each dataset's test split")
     data_options(command)
     model_option(command)
@@ -314,6 +338,27 @@ def run_export(args) -> int:
     else:
         out = export_ensemble(args.run_dirs, args.out, args.weights, args.data_dir, args.work_dir, args.tflite_weights)
     print(f"model exported to {out}")
+    return 0
+
+
+def run_attach_gender(args) -> int:
+    from .training.gender_member import attach_gender
+
+    if args.weight is not None and not 0 <= args.weight <= 1:
+        from .errors import FaceAgeError
+
+        raise FaceAgeError(f"--weight must be in [0, 1], not {args.weight}")
+    figures = attach_gender(args.model_dir, args.data_dir, args.weight, args.work_dir)
+    print(json.dumps(figures, indent=2))
+    print(f"gender member attached to {args.model_dir} (weight {figures['weight']})")
+    return 0
+
+
+def run_calibrate(args) -> int:
+    from .training.gender_member import calibrate_model
+
+    print(json.dumps(calibrate_model(args.model_dir, args.data_dir, args.work_dir), indent=2))
+    print(f"{args.model_dir} recalibrated")
     return 0
 
 

@@ -97,14 +97,15 @@ def load_or_build_crops(
     table: pd.DataFrame, crop: CropSpec | int, cache_dir: str | os.PathLike, progress: bool = True
 ) -> CropSet:
     """The ``crop`` crops (an int: the size) for ``table``: per source (its ``source`` column; UTKFace if
-    it has none), from ``cache_dir/crops_<source>_<size>.npz`` (or its packed ``.jpeg.npz``) under the
+    it has none), from ``cache_dir/crops_<source>_<size>.npz`` (``crops_<source>_<size>_template.npz``
+    for template crops, so they never evict the box crops of their size; or its packed ``.jpeg.npz``) under the
     current :func:`cache_key`; the rows it lacks are built now (only those: evaluating a test split crops
     that split) and added to the cache."""
     crop = CropSpec(crop) if isinstance(crop, int) else crop
     sources = table["source"] if "source" in table else pd.Series("utkface", index=table.index)
     return CropSet.concat(
         [
-            _source_crops(rows, Path(cache_dir) / f"crops_{name}_{crop.size}.npz", crop, progress)
+            _source_crops(rows, Path(cache_dir) / f"crops_{name}_{crop.size}{crop.cache_name()}.npz", crop, progress)
             for name, rows in table.groupby(sources, sort=False)
         ]
     )

@@ -45,12 +45,13 @@ def predict_split(
     """Predictions for every image of ``split`` that gets an answer, and facts about the run."""
     work = Path(work_dir) if work_dir else cache_home()
     rows = dataset.split(split)
-    crops = load_or_build_crops(rows, estimator.crop, work, progress)  # crops only what it evaluates
-    detected = crops.detected_rows(rows)
+    # crops only what it evaluates: each crop the model folder takes (its members' too)
+    crops = {spec: load_or_build_crops(rows, spec, work, progress) for spec in estimator.crops}
+    detected = crops[estimator.crop].detected_rows(rows)
     answered_mask = detected | dataset.chips
     answered = rows[answered_mask].reset_index(drop=True)
     started = time.perf_counter()
-    estimates = estimator.predict(crops.rows(answered), flip=flip)
+    estimates = estimator.predict({spec: found.rows(answered) for spec, found in crops.items()}, flip=flip)
     seconds = time.perf_counter() - started
     table = answered.assign(
         pred_age=estimates.age,

@@ -33,8 +33,9 @@ def predict_corrupted(
     says which.
     """
     alter = None if corruption == CLEAN else (lambda image, index: corrupt(image, corruption, seed=index))
-    crops, detected = build_crops(list(rows["path"]), estimator.crop, progress, alter)
-    estimates = estimator.predict(crops, flip=flip)
+    crops = {spec: build_crops(list(rows["path"]), spec, progress, alter) for spec in estimator.crops}
+    detected = crops[estimator.crop][1]
+    estimates = estimator.predict({spec: cut for spec, (cut, _) in crops.items()}, flip=flip)
     return rows.assign(
         pred_age=estimates.age,
         age_low=estimates.age_low,

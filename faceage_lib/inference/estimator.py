@@ -2,11 +2,21 @@
 
 No TensorFlow here: this is the inference half, shared by the predictor, the CLI, the app
 and evaluation, so the figures measured are those of the file that ships.
+
+A model folder's members (see :mod:`.modelfiles`: e.g. dlib's gender network on its own aligned
+crops) are loaded on first use, checksums verified. They run only on crops of their own
+:class:`~.crop.CropSpec` (:attr:`AgeGenderEstimator.crops` lists every spec the folder needs):
+:meth:`AgeGenderEstimator.predict` given a ``{spec: crops}`` mapping blends each member whose crops
+it holds; given the main model's crops alone (an array: the API of models without members, and of
+callers that hold only those crops) it runs the main model alone, its p_female unblended. The
+:class:`~.predictor.Predictor` always cuts every spec, so its results always include the members.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +24,8 @@ import numpy as np
 
 from ..config import AGE_OF_MAJORITY, MAX_AGE
 from ..errors import ModelFileError
-from .modelfiles import MEASURED, crop_spec, verified_model
+from .crop import CropSpec
+from .modelfiles import MEASURED, MemberSpec, crop_spec, member_specs, verified_file, verified_model
 from .runtime import TFLiteModel
 
 BATCH = 256
@@ -101,6 +112,12 @@ class AgeGenderEstimator:
         self.interval_mass = float(manifest["interval_mass"])
         self.gender_min_confidence = float(manifest["gender_min_confidence"])
         self.under_18 = UnderAgeCalibration.from_manifest(manifest)
+        self.members: dict[str, MemberSpec] = member_specs(manifest, path.parent / "manifest.json")
+        #: Every crop the folder's networks take, each once: the main model's first.
+        self.crops: tuple[CropSpec, ...] = tuple(dict.fromkeys([self.crop, *(m.crop for m in self.members.values())]))
+        self._num_threads = num_threads
+        self._member_models: dict[str, TFLiteModel] = {}
+        self._member_lock = threading.Lock()
         self._model = TFLiteModel(path, num_threads)
         expected_in, expected_out = (self.img_size, self.img_size, 3), [(MAX_AGE + 2,)]
         found_in, found_out = self._model.input_shape[1:], [shape[1:] for shape in self._model.output_shapes]
@@ -115,24 +132,78 @@ class AgeGenderEstimator:
         if the manifest lists none."""
         return verified_model(self.folder, MEASURED)[0] if MEASURED in self.manifest["files"] else None
 
-    def predict(self, crops: np.ndarray, flip: bool = False) -> Estimates:
-        """``crops``: (N, size, size, 3) uint8 from :func:`faceage_lib.inference.crop.crop_face`.
+    def predict(self, crops: np.ndarray | Mapping[CropSpec, np.ndarray], flip: bool = False) -> Estimates:
+        """``crops``: (N, size, size, 3) uint8 from :func:`faceage_lib.inference.crop.crop_face`, the
+        main model's; or a mapping from each :class:`CropSpec` of :attr:`crops` to the faces' crops of
+        that spec (same faces, same order), when each member whose crops it holds is blended in.
 
         ``flip`` averages the predictions of each crop and its mirror image (test-time augmentation).
         """
-        crops = np.asarray(crops)
-        if crops.ndim != 4 or crops.shape[1:] != (self.img_size, self.img_size, 3):
-            raise ValueError(f"crops must be (N, {self.img_size}, {self.img_size}, 3), not {crops.shape}")
-        if not len(crops):
+        by_spec = dict(crops) if isinstance(crops, Mapping) else {self.crop: crops}
+        if self.crop not in by_spec:
+            raise ValueError(f"no crops of the model's own spec ({self.crop.key()}) among {list(by_spec)}")
+        main = self._checked(by_spec[self.crop], self.crop)
+        if not len(main):
             return Estimates(*(np.zeros(0) for _ in range(5)))
-        outputs = np.concatenate([self._run(crops[i : i + BATCH], flip) for i in range(0, len(crops), BATCH)])
+        outputs = self._batched(self._model, main, flip)
         probs = outputs[:, :-1].astype(np.float64)
         age, low, high = age_from_distribution(probs, self.interval_mass)
-        return Estimates(age, low, high, outputs[:, -1].astype(np.float64), self.under_18(mass_below(probs)))
+        p_female = outputs[:, -1].astype(np.float64)
+        for member in self.members.values():
+            if member.crop in by_spec and member.weight > 0:
+                member_crops = self._checked(by_spec[member.crop], member.crop)
+                if len(member_crops) != len(main):
+                    raise ValueError(f"{len(member_crops)} crops for member {member.name}, {len(main)} for the model")
+                out = self._batched(self._member(member), member_crops, flip)
+                p_female = (1 - member.weight) * p_female + member.weight * out[:, member.p_female].astype(np.float64)
+        return Estimates(age, low, high, p_female, self.under_18(mass_below(probs)))
 
-    def _run(self, batch: np.ndarray, flip: bool) -> np.ndarray:
-        if not flip:
-            return next(iter(self._model.run(batch.astype(np.float32)).values()))
-        both = np.concatenate([batch, batch[:, :, ::-1]]).astype(np.float32)
-        out = next(iter(self._model.run(both).values()))
-        return (out[: len(batch)] + out[len(batch) :]) / 2
+    def age_distribution(self, crops: np.ndarray, flip: bool = False) -> np.ndarray:
+        """The model's (N, MAX_AGE + 1) age distributions of the main model's ``crops``."""
+        crops = self._checked(crops, self.crop)
+        if not len(crops):
+            return np.zeros((0, MAX_AGE + 1))
+        return self._batched(self._model, crops, flip)[:, :-1].astype(np.float64)
+
+    def member_p_female(self, name: str, crops: np.ndarray, flip: bool = False) -> np.ndarray:
+        """Member ``name``'s own p_female of ``crops`` (of its spec), unblended."""
+        member = self.members[name]
+        crops = self._checked(crops, member.crop)
+        if not len(crops):
+            return np.zeros(0)
+        return self._batched(self._member(member), crops, flip)[:, member.p_female].astype(np.float64)
+
+    @staticmethod
+    def _checked(crops: np.ndarray, spec: CropSpec) -> np.ndarray:
+        crops = np.asarray(crops)
+        if crops.ndim != 4 or crops.shape[1:] != (spec.size, spec.size, 3):
+            raise ValueError(f"crops must be (N, {spec.size}, {spec.size}, 3), not {crops.shape}")
+        return crops
+
+    def _member(self, member: MemberSpec) -> TFLiteModel:
+        """The member's LiteRT model, loaded (checksum verified) on first use."""
+        with self._member_lock:
+            if member.name not in self._member_models:
+                path = verified_file(self.folder, self.manifest, member.file, "re-attach the member")
+                model = TFLiteModel(path, self._num_threads)
+                expected_in, expected_out = (member.crop.size, member.crop.size, 3), [(member.outputs,)]
+                found_in, found_out = model.input_shape[1:], [shape[1:] for shape in model.output_shapes]
+                if found_in != expected_in or found_out != expected_out:
+                    raise ModelFileError(
+                        f"{path} takes {found_in} and gives {found_out}, but the manifest says "
+                        f"{expected_in} and {expected_out}: the member and its manifest do not match"
+                    )
+                self._member_models[member.name] = model
+            return self._member_models[member.name]
+
+    @staticmethod
+    def _batched(model: TFLiteModel, crops: np.ndarray, flip: bool) -> np.ndarray:
+        return np.concatenate([_run(model, crops[i : i + BATCH], flip) for i in range(0, len(crops), BATCH)])
+
+
+def _run(model: TFLiteModel, batch: np.ndarray, flip: bool) -> np.ndarray:
+    if not flip:
+        return next(iter(model.run(batch.astype(np.float32)).values()))
+    both = np.concatenate([batch, batch[:, :, ::-1]]).astype(np.float32)
+    out = next(iter(model.run(both).values()))
+    return (out[: len(batch)] + out[len(batch) :]) / 2

@@ -14,6 +14,18 @@ is loaded, so a missing, truncated, swapped or incompatible file fails with a cl
      "faceage_version": "0.4.0", "git_commit": "<sha>[-dirty]" or null}
 
 The last two say which faceage exported the model (recorded since 0.4; not needed to load it).
+
+A model folder may hold *members*: further networks whose outputs are blended with the model's
+(optional ``members`` entry; each file listed in ``files`` with its checksum like the model)::
+
+    "members": {"gender": {"file": "gender.tflite",
+                           "input": {"shape": [null, 32, 32, 3], "dtype": "float32", "range": [0, 255],
+                                     "crop": {..., "align": "template", "template": [[x, y], ...]}},
+                           "output": {"shape": [null, 2], "p_female": 0},
+                           "weight": 0.5, ...}}
+
+A gender member's ``p_female`` is output ``output.p_female`` of its own crops, and the face's
+p_female is ``(1 - weight) * model's + weight * member's``.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ import hashlib
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import MAX_AGE, cache_home, model_dir as default_model_dir
@@ -59,7 +72,59 @@ OPTIONAL = {
         isinstance(v, dict)
         and all(isinstance(v.get(k), (int, float)) and math.isfinite(v[k]) for k in ("slope", "offset"))
     ),
+    "members": lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(e, dict) for k, e in v.items()),
 }
+#: The kinds of member this faceage can blend in, by their name in ``members``.
+MEMBER_KINDS = ("gender",)
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One member of a model folder, as its manifest entry describes it."""
+
+    name: str
+    file: str
+    crop: CropSpec
+    outputs: int  # the width of its output
+    p_female: int  # which output is p_female
+    weight: float  # its share of the face's p_female
+
+
+def member_specs(manifest: dict, where: Path | str = MANIFEST) -> dict[str, MemberSpec]:
+    """The members of ``manifest`` (none for a model without ``members``), each checked:
+    :class:`ModelFileError` for one this faceage cannot run."""
+    specs = {}
+    for name, entry in (manifest.get("members") or {}).items():
+        if name not in MEMBER_KINDS:
+            raise ModelFileError(
+                f"{where} has a member {name!r}; this faceage knows {', '.join(MEMBER_KINDS)}: install a newer faceage"
+            )
+        file, model_in, model_out, weight = (entry.get(k) for k in ("file", "input", "output", "weight"))
+        shape = model_out.get("shape") if isinstance(model_out, dict) else None
+        valid = (
+            isinstance(file, str)
+            and file
+            and "/" not in file
+            and "\\" not in file
+            and file in manifest["files"]
+            and isinstance(model_in, dict)
+            and _is_crop_shape(model_in.get("shape"))
+            and model_in.get("dtype") == "float32"
+            and model_in.get("range") == [0, 255]
+            and isinstance(shape, list)
+            and len(shape) == 2
+            and shape[0] is None
+            and isinstance(shape[1], int)
+            and isinstance(model_out.get("p_female"), int)
+            and 0 <= model_out["p_female"] < shape[1]
+            and isinstance(weight, (int, float))
+            and 0 <= weight <= 1
+        )
+        if not valid or not isinstance(model_in, dict) or not isinstance(model_out, dict) or shape is None:
+            raise ModelFileError(f"{where} has an invalid member {name!r}: {entry!r}")
+        crop = CropSpec.from_manifest(model_in.get("crop"), int(model_in["shape"][1]))
+        specs[name] = MemberSpec(name, file, crop, int(shape[1]), int(model_out["p_female"]), float(weight))
+    return specs
 
 
 def _is_crop_shape(shape) -> bool:
@@ -141,6 +206,7 @@ def check_manifest(manifest: dict, where: Path) -> dict:
             raise ModelFileError(f"{where} has an invalid {key!r}: {manifest[key]!r}")
     if not isinstance(manifest.get("files"), dict):
         raise ModelFileError(f"{where} lists no files")
+    member_specs(manifest, where)
     return manifest
 
 

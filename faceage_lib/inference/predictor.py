@@ -4,6 +4,12 @@ Loads the detector and the model once; ``predict`` is thread-safe (the LiteRT mo
 Inference imports no TensorFlow, Keras, pandas or Gradio, so a cold start takes about a second.
 Faces come from the detector, from boxes the caller already has (``predict(image, boxes=...)``),
 or are whole pre-cut face images (``predict_crops``).
+
+Each face is cut once per distinct crop its model folder takes (:attr:`AgeGenderEstimator.crops`:
+the model's, and its members' such as the gender member's template crop), so every member runs on
+its own crop of every face. A face given by its box only (``boxes=``, or the whole image in
+``predict_crops``) has no keypoints: its template crop places BlazeFace's average keypoints in the
+box (:func:`~.crop.template_keypoints`), so a member still runs on it.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import numpy as np
 
 from ..config import DETECTOR_MIN_SCORE, GENDER_THRESHOLD, GENDERS
 from .budget import PixelBudget
-from .crop import crop_face
+from .crop import CropSpec, crop_face
 from .detectors import DEFAULT_DETECTOR, Face, FaceDetector, get_detector
 from .detectors.base import check_min_score
 from .estimator import AgeGenderEstimator
@@ -154,9 +160,12 @@ class Predictor:
         """The upright photo, its faces and their crops (``boxes`` as in :meth:`predict`)."""
         photo, faces, crops = self._located(image, boxes)
         batch = self._batch(crops)
-        return Analysis(photo.pixels, self._results([faces], [photo], batch)[0], batch, photo.scale)
+        faces_found = self._results([faces], [photo], batch)[0]
+        return Analysis(photo.pixels, faces_found, batch[self.estimator.crop], photo.scale)
 
-    def _located(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> tuple[Photo, list[Face], list]:
+    def _located(
+        self, image: ImageSource, boxes: Iterable[Box] | None = None
+    ) -> tuple[Photo, list[Face], list[dict[CropSpec, np.ndarray]]]:
         """The decoded photo, its faces (found, or ``boxes``) and their crops. The photo is decoded
         within the process's :data:`DECODING_BUDGET`, a large one at a reduced size (:data:`DECODE_PIXELS`);
         boxes, given or found, are in pixels of the original photo."""
@@ -170,14 +179,18 @@ class Predictor:
         faces = self.detector.detect(photo, self.min_score)
         return [faces[i] for i in reading_order([face.box for face in faces])]
 
-    def _crop(self, photo: np.ndarray, face: Face) -> np.ndarray:
-        return crop_face(photo, face, self.estimator.crop)
+    def _crop(self, photo: np.ndarray, face: Face) -> dict[CropSpec, np.ndarray]:
+        """The face's crop of each spec the model folder takes."""
+        return {spec: crop_face(photo, face, spec) for spec in self.estimator.crops}
 
-    def _batch(self, crops: list[np.ndarray]) -> np.ndarray:
-        size = self.estimator.img_size
-        return np.asarray(crops) if crops else np.zeros((0, size, size, 3), np.uint8)
+    def _batch(self, crops: list[dict[CropSpec, np.ndarray]]) -> dict[CropSpec, np.ndarray]:
+        if not crops:
+            return {spec: np.zeros((0, spec.size, spec.size, 3), np.uint8) for spec in self.estimator.crops}
+        return {spec: np.asarray([crop[spec] for crop in crops]) for spec in self.estimator.crops}
 
-    def _results(self, found: list[list[Face]], photos: list[Photo], crops: np.ndarray) -> list[list[FaceResult]]:
+    def _results(
+        self, found: list[list[Face]], photos: list[Photo], crops: dict[CropSpec, np.ndarray]
+    ) -> list[list[FaceResult]]:
         estimates = self.estimator.predict(crops, flip=self.flip)
         results, k = [], 0
         for faces, photo in zip(found, photos):

