@@ -10,7 +10,8 @@ model covers). Every further dataset (a labelled folder such as APPA-REAL: whole
 measured as a user would meet it: faceage's detector and largest face, the package's own detector
 and largest face; per dataset the MAE, the mean error (bias) per age band, the shares of minors
 read as adults and of adults read as minors, and how often the 80% range holds. Writes
-benchmarks/results/accuracy.json, accuracy.md and cross_dataset.md (the model card's tables),
+benchmarks/results/accuracy.json, accuracy.md, cross_dataset.md and age_check.md (the model card's
+tables: the age check's challenge table and p_under_18's reliability per dataset),
 and the model's own figures into its folder (``measured.json``, listed in its manifest), where the
 app reads them however faceage is installed. ``--copy-only`` copies the figures of an earlier run's
 accuracy.json into the model folder without measuring again.
@@ -91,8 +92,32 @@ def real_age(table: pd.DataFrame, gender_min_confidence: float | None = None, im
         **headline(table, gender_min_confidence),
         "by_age_band": scores["by_age_band"],
         "age_thresholds": scores["age_thresholds"],
+        **{key: scores[key] for key in AGE_CHECK_KEYS if key in scores},
         "no_face_share": 1 - len(table) / images if images else None,
     }
+
+
+#: What the age check is judged by: the challenge table, and p_under_18's reliability and Brier score.
+AGE_CHECK_KEYS = ("challenge", "p_under_18_reliability", "p_under_18_brier")
+
+
+def age_check_markdown(result: dict) -> str:
+    """The model card's age-check tables: per dataset's test split, at each challenge age the share
+    of minors who pass and of adults challenged; then p_under_18's reliability per tenth."""
+    named = {"UTKFace test": result["faceage"], **{f"{n} test": r["faceage"] for n, r in result["datasets"].items()}}
+    ages = list(result["faceage"]["challenge"])
+    lines = ["| dataset | " + " | ".join(f"challenge at {a}: minors pass / adults challenged" for a in ages) + " |"]
+    lines.append("|---" * (1 + len(ages)) + "|")
+    for name, figures in named.items():
+        checks = figures["challenge"].values()
+        cells = [f"{100 * c['minors_pass']:.1f}% / {100 * c['adults_challenged']:.1f}%" for c in checks]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += ["", "| dataset | p_under_18 | faces | mean p_under_18 | share under 18 |", "|---|---|---|---|---|"]
+    for name, figures in named.items():
+        for row in figures.get("p_under_18_reliability", []):
+            lines.append(f"| {name} | {row['bin']} | {row['faces']} | {row['mean_p']:.3f} | {row['share_true']:.3f} |")
+        lines.append(f"| {name} | Brier score | | {figures['p_under_18_brier']:.4f} | |")
+    return "\n".join(lines) + "\n"
 
 
 def cross_dataset(dataset: Dataset, estimator: AgeGenderEstimator, work_dir: str | None) -> dict:
@@ -272,6 +297,7 @@ def main() -> None:
     (RESULTS / "accuracy.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "accuracy.md").write_text(markdown(result))
     (RESULTS / "cross_dataset.md").write_text(cross_markdown(result["datasets"]))
+    (RESULTS / "age_check.md").write_text(age_check_markdown(result))
     copy_to_model(result, args.model)
     print(
         json.dumps(

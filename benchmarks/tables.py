@@ -6,7 +6,7 @@
 Each table is found in its document by its header row and replaced whole. The README gets its
 headline table (accuracy.json, latency.json), its corruption table (robustness.json), its load
 table (load.json) and its reliability table (reliability.json); the model card gets the tables of
-accuracy.md, cross_dataset.md and robustness.md, themselves made again from their JSON, and the
+accuracy.md, cross_dataset.md, age_check.md and robustness.md, themselves made again from their JSON, and the
 training speed (training_speed.json). The README's detector table summarises several rows each and is
 written by hand.
 """
@@ -197,6 +197,7 @@ def documents() -> dict[Path, list[str]]:
         MODEL_CARD: [
             *tables_in(accuracy.markdown(measured)),
             *tables_in(accuracy.cross_markdown(measured.get("datasets", {}))),
+            *tables_in(accuracy.age_check_markdown(measured)),
             *tables_in(robustness.markdown(corrupted)),
             training_speed(results("training_speed")),
         ],
