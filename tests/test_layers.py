@@ -1,6 +1,7 @@
 """The package's import graph goes one way: inference <- data <- training, evaluation; inference <-
 render <- app, video; the app, the batch jobs and the CLI on top; and no module imports one that
-imports it back, however far round. Read from the source (every import, lazy ones included)."""
+imports it back, however far round; video files, the batch jobs and render reach nothing of the app,
+not even through another module. Read from the source (every import, lazy ones included)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def imported_names(path: Path, package: Path = PACKAGE) -> list[list[str]]:
 
 def imported_parts(path: Path, package: Path = PACKAGE) -> set[str]:
     """The faceage_lib parts (first component under ``package``) that the module at ``path`` imports."""
-    return {names[1] for names in imported_names(path, package) if len(names) > 2 and names[0] == "faceage_lib"}
+    return {names[1] for names in imported_names(path, package) if len(names) > 1 and names[0] == "faceage_lib"}
 
 
 def module_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
@@ -85,6 +86,19 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def reached(graph: dict[str, set[str]], start: str) -> dict[str, list[str]]:
+    """Every module that importing ``start`` imports, however indirectly, with a chain of imports to it."""
+    chains = {start: [start]}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        for target in sorted(graph.get(node, ())):
+            if target not in chains:
+                chains[target] = chains[node] + [target]
+                queue.append(target)
+    return chains
+
+
 def test_no_module_imports_one_that_imports_it_back():
     cycle = find_cycle(module_graph())
     assert cycle is None, "import circle: " + " -> ".join(cycle or [])
@@ -105,6 +119,31 @@ def test_the_circle_finder_finds_a_circle_through_lazy_and_package_imports(tmp_p
     (package / "training" / "export.py").write_text("from ..training import runs\n")  # a module both use
     (package / "training" / "runs.py").write_text("")
     assert find_cycle(module_graph(package)) is None
+    (package / "app").mkdir()
+    (package / "app" / "__init__.py").write_text("")
+    (package / "app" / "page.py").write_text("")
+    (package / "training" / "runs.py").write_text("def f():\n    from ..app import page\n")
+    assert reached(module_graph(package), "faceage_lib.training.model")["faceage_lib.app.page"] == [
+        "faceage_lib.training.model",
+        "faceage_lib.training.fit",
+        "faceage_lib.training.export",
+        "faceage_lib.training.runs",
+        "faceage_lib.app.page",
+    ]
+
+
+@pytest.mark.parametrize("part", ["video", "batch", "render"])
+def test_video_batch_and_render_reach_nothing_of_the_app_even_indirectly(part):
+    graph = module_graph()
+    starts = [name for name in graph if name == f"faceage_lib.{part}" or name.startswith(f"faceage_lib.{part}.")]
+    assert starts
+    chains = [
+        " -> ".join(chain)
+        for start in sorted(starts)
+        for target, chain in reached(graph, start).items()
+        if target == "faceage_lib.app" or target.startswith("faceage_lib.app.")
+    ]
+    assert chains == []
 
 
 @pytest.mark.parametrize("part", FORBIDDEN)
@@ -123,3 +162,5 @@ def test_the_reader_sees_lazy_relative_and_absolute_imports(tmp_path):
         "def f():\n    from ..evaluation.metrics import age_scores\n"
     )
     assert imported_parts(bad, package) == {"training", "data", "app", "evaluation"}
+    bad.write_text("from .. import batch, __version__\nimport faceage_lib.video\nimport faceage_lib\n")  # a part itself
+    assert imported_parts(bad, package) == {"batch", "__version__", "video"}

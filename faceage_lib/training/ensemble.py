@@ -16,6 +16,7 @@ from pathlib import Path
 from ..errors import DatasetError
 from .backend import keras
 from .model import ExpectedAge, WeightedMean, load_keras_model
+from .runs import run_config, run_record, write_config
 
 
 def ensemble_model(members: Sequence[keras.Model], weights: Sequence[float] | None = None) -> keras.Model:
@@ -48,15 +49,14 @@ def export_ensemble(
 ) -> Path:
     """Average the ``best.keras`` of ``runs`` (training runs on the same datasets and crop), then
     calibrate and export it to ``out_dir`` as :func:`~.export.export_run` does a single run."""
-    from .config import TrainConfig
     from .export import export_run
 
     folders = [Path(run) for run in runs]
     for folder in folders:
         if not (folder / "best.keras").is_file():
             raise DatasetError(f"{folder} holds no best.keras: it is not a finished training run's folder")
-    configs = [json.loads((folder / "config.json").read_text()) for folder in folders]
-    crops = {TrainConfig(**config).crop() for config in configs}
+    configs = [run_config(folder) for folder in folders]
+    crops = {config.crop() for config in configs}
     if len(crops) > 1:
         raise ValueError(f"the runs take different crops ({', '.join(sorted(c.key() for c in crops))})")
     weights = list(weights) if weights is not None else [1.0] * len(folders)
@@ -64,16 +64,16 @@ def export_ensemble(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "best.keras")
-    (out / "config.json").write_text(json.dumps(configs[0], indent=2) + "\n")  # the val split and crop
+    write_config(out, configs[0])  # the val split and crop (each member's training record says who trained it)
     members = [
-        {"run": str(folder), "weight": weight, **_training_record(folder, config)}
-        for folder, weight, config in zip(folders, weights, configs)
+        {"run": str(folder), "weight": weight, **_training_record(folder)} for folder, weight in zip(folders, weights)
     ]
     (out / "manifest.json").write_text(json.dumps({"training": {"ensemble": members}}, indent=2) + "\n")
     return export_run(out, data_dirs, work_dir, tflite_weights)
 
 
-def _training_record(folder: Path, config: dict) -> dict:
-    """What a member's manifest says of its training (its config where it was never exported)."""
+def _training_record(folder: Path) -> dict:
+    """What a member's manifest says of its training (its config.json where it was never exported)."""
     manifest = folder / "manifest.json"
+    config = run_record(folder)
     return json.loads(manifest.read_text()).get("training", config) if manifest.is_file() else config

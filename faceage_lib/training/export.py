@@ -23,7 +23,7 @@ from ..errors import DatasetError, ModelFileError
 from ..inference.crop import CropSpec
 from ..inference.modelfiles import MANIFEST, MEASURED, SCHEMA_VERSION, model_io, sha256
 from ..inference.runtime import TFLiteModel
-from .runs import run_val_crops
+from .runs import run_made_by, run_val_crops
 
 MODEL_FILES = ("model.tflite", "model.keras")
 #: The largest difference allowed between the Keras model's and the .tflite's outputs (probabilities),
@@ -46,7 +46,11 @@ def export_run(
         )
     config, val_rows, _ = run_val_crops(run, data_dirs, work_dir)
     previous = run / "manifest.json"
-    training = json.loads(previous.read_text()).get("training", {}) if previous.is_file() else asdict(config)
+    training = (
+        json.loads(previous.read_text()).get("training", {})
+        if previous.is_file()
+        else {**asdict(config), **run_made_by(run)}
+    )
     return export_best(run, val_rows, training, config.crop(), weights)
 
 
@@ -99,18 +103,27 @@ def export_model(
         "parameters": int(model.count_params()),
         "tflite_weights": weights,
         "training": training or {},
-        "faceage_version": __version__,
-        "git_commit": source_commit(),
+        **made_by(),
     }
     return write_manifest(out, settings)
+
+
+def made_by() -> dict:
+    """The faceage that runs now, as a manifest (or a run's ``config.json``) records it:
+    ``faceage_version`` and ``git_commit`` (:func:`source_commit`)."""
+    return {"faceage_version": __version__, "git_commit": source_commit()}
 
 
 def source_commit(folder: str | os.PathLike | None = None) -> str | None:
     """The git commit of the faceage source that exports (``folder``: default, the package's checkout),
     with ``-dirty`` when its files differ from that commit; ``None`` outside a git checkout or
-    without git."""
+    without git, and where ``folder`` is only somewhere inside another checkout (an installed
+    faceage in a virtual environment kept in some project's folder is not that project's code)."""
     folder = Path(folder) if folder else Path(__file__).resolve().parents[2]
     try:
+        top = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+        if top.returncode != 0 or not os.path.samefile(top.stdout.strip(), folder):
+            return None
         commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True)
         status = subprocess.run(
             ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True

@@ -12,7 +12,6 @@ test splits are never read.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -29,7 +28,7 @@ from ..data.sources import load_datasets
 from ..errors import DatasetError
 from .backend import keras
 from .config import TrainConfig
-from .runs import check_same_config, run_config, run_rows, usable_rows
+from .runs import check_same_config, run_config, run_made_by, run_rows, usable_rows, write_config
 
 DataDirs = Sequence[str | os.PathLike | None] | str | os.PathLike | None
 
@@ -43,7 +42,7 @@ def train(
 ) -> Path:
     """Train, keep the best weight average on val, calibrate on val, export. Returns ``out_dir``."""
     from .augment import Augment
-    from .export import export_best
+    from .export import export_best, made_by
     from .model import build_from_config, compile_model, set_age_prior
 
     out = Path(out_dir)
@@ -78,10 +77,10 @@ def train(
 
     resuming = (out / "backup").is_dir()  # BackupAndRestore deletes it when a run completes
     if resuming:
-        check_same_config(out, config)
+        check_same_config(out, config)  # config.json stays as the run was started
     else:
         (out / "training_log.csv").unlink(missing_ok=True)  # a new run starts a new log
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+        write_config(out, config, made_by())
     best = out / "best.keras"
     average = WeightAverage(core, config, val_x, val_rows, best, out / "backup" / "average.npz")
     callbacks = [
@@ -115,6 +114,7 @@ def train(
         "best_epoch": average.best_epoch,
         "backend": keras.backend.backend(),
         **asdict(config),
+        **run_made_by(out),  # the faceage that trained it (the manifest's own keys: the one that exports)
     }
     return export_best(out, val_rows, training, config.crop())
 

@@ -1,5 +1,6 @@
 """A training run's folder (``runs/NAME/``), read by training, export and the benchmarks alike: its
-settings (``config.json``) and the rows and crops it trains and validates on."""
+settings (``config.json``, with the faceage that started the run) and the rows and crops it trains
+and validates on."""
 
 from __future__ import annotations
 
@@ -18,16 +19,41 @@ from ..data.sources import load_datasets
 from ..errors import DatasetError
 from .config import TrainConfig
 
+CONFIG = "config.json"
+#: What ``config.json`` records beside the settings: the faceage version and git commit that started
+#: the run (see :func:`~.export.made_by`; absent in runs started before faceage 0.4).
+MADE_BY = ("faceage_version", "git_commit")
+
+
+def write_config(run_dir: str | os.PathLike, config: TrainConfig, made_by: dict | None = None) -> Path:
+    """Write a run's ``config.json``: ``config``'s settings and ``made_by`` (keys of :data:`MADE_BY`)."""
+    if made_by and set(made_by) - set(MADE_BY):
+        raise ValueError(f"config.json records only the settings and {', '.join(MADE_BY)}")
+    path = Path(run_dir) / CONFIG
+    path.write_text(json.dumps({**asdict(config), **(made_by or {})}, indent=2) + "\n")
+    return path
+
+
+def run_record(run_dir: str | os.PathLike) -> dict:
+    """A run's ``config.json`` as written: its settings and what :data:`MADE_BY` it records."""
+    return json.loads((Path(run_dir) / CONFIG).read_text())
+
 
 def run_config(run_dir: str | os.PathLike) -> TrainConfig:
     """The settings a run was started with (its ``config.json``)."""
-    return TrainConfig(**json.loads((Path(run_dir) / "config.json").read_text()))
+    return TrainConfig(**{key: value for key, value in run_record(run_dir).items() if key not in MADE_BY})
+
+
+def run_made_by(run_dir: str | os.PathLike) -> dict:
+    """The faceage version and git commit that started the run (empty for a run from before 0.4)."""
+    record = run_record(run_dir)
+    return {key: record[key] for key in MADE_BY if key in record}
 
 
 def check_same_config(run: Path, config: TrainConfig) -> None:
     """``DatasetError`` when an interrupted run in ``run`` was started with other settings than ``config``
     (continuing it would mix two recipes in one model)."""
-    started = json.loads((run / "config.json").read_text())
+    started = run_record(run)
     changed = sorted(name for name, value in asdict(config).items() if started.get(name) != value)
     if changed:
         options = ", ".join("--" + name.replace("_", "-") for name in changed)

@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+import faceage_lib
 from faceage_lib.errors import DatasetError
 from faceage_lib.inference.estimator import AgeGenderEstimator
 
@@ -63,7 +64,12 @@ def test_train_log_and_manifest(trained):
     assert manifest["training"]["best_epoch"] in (1, 2) and manifest["training"]["backend"] == "tensorflow"
     assert manifest["training"]["train_images"] == 32
     assert manifest["training"]["val_images"] == 6  # limit // 4 = 8, but the fixture's val split holds 6
-    assert json.loads((out / "config.json").read_text())["epochs"] == 2
+    config = json.loads((out / "config.json").read_text())
+    assert config["epochs"] == 2 and config["faceage_version"] == faceage_lib.__version__ and "git_commit" in config
+    assert {key: manifest["training"][key] for key in ("faceage_version", "git_commit")} == {
+        key: config[key] for key in ("faceage_version", "git_commit")
+    }  # who trained it; the manifest's own keys say who exported it
+    assert manifest["faceage_version"] == faceage_lib.__version__ and "git_commit" in manifest
     assert not (out / "backup").exists()  # a finished run leaves no resume state
     under_18 = manifest["p_under_18"]
     assert np.isfinite(under_18["slope"]) and under_18["val_images"] == 6 and under_18["reliability_val"]
