@@ -159,7 +159,7 @@ def stage_clock():
             (blazeface.BlazeFaceDetector, "_close_look", "detect: close looks"),
             (predictor, "crop_face", "crops"),
             (estimator.AgeGenderEstimator, "predict", "estimates (all)"),
-            (runtime.TFLiteModel, "run", lambda self: f"LiteRT: {getattr(self, 'benchmark_name', 'other')}"),
+            (runtime.TFLiteModel, "run", lambda self: f"LiteRT: {getattr(self, 'benchmark_name', 'member networks')}"),
             (predictor.Predictor, "_results", "results (all)"),
         ]:
             original = getattr(target, name)
