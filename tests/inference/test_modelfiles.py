@@ -118,7 +118,7 @@ def test_manifest_without_the_model_file_is_rejected(model_copy):
         (lambda m: m.pop("schema_version"), "schema None; this faceage reads schema 3"),
         (lambda m: m.update(schema_version=2), "schema 2; this faceage reads schema 3"),
         (lambda m: m["input"].update(crop="faceage_lib.inference.crop.crop_face (RGB, eyes level)"), "not a crop spec"),
-        (lambda m: m["input"]["crop"].update(version=99), "crops of version 99; this faceage cuts version 1"),
+        (lambda m: m["input"]["crop"].update(version=99), "crops of version 99; this faceage cuts version 2"),
         (lambda m: m["input"]["crop"].update(align="tilted"), "is not valid"),
         (lambda m: m["input"]["crop"].pop("scale"), "is not valid"),
         (lambda m: m.pop("interval_mass"), "lacks 'interval_mass'"),
