@@ -36,7 +36,8 @@ def one_line(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
@@ -65,7 +66,29 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescript
         return super()._get_help_string(action)
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The commands, in the order ``faceage --help`` lists them.
+COMMANDS = (
+    "data",
+    "train",
+    "export",
+    "attach-gender",
+    "calibrate",
+    "evaluate",
+    "predict",
+    "summarize",
+    "report",
+    "app",
+    "feedback",
+)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; ``only``: build just that command of :data:`COMMANDS` (a cold start
+    of ``faceage predict`` skips the other commands' options: about 8 ms here)."""
+
+    def wanted(name: str) -> bool:
+        return only is None or name == only
+
     parser = argparse.ArgumentParser(
         prog="faceage", description="Age and gender from face photos.", epilog=EXIT_CODES, formatter_class=HelpFormatter
     )
@@ -94,192 +117,213 @@ def build_parser() -> argparse.ArgumentParser:
     def format_option(command, choices: tuple[str, ...]):
         command.add_argument("--format", choices=choices, default=choices[0], help="output format")
 
-    command = add(commands, "data", "find or download the datasets, label, de-duplicate, split")
-    data_options(command)
-    format_option(command, ("table", "json"))
-    command.set_defaults(run=run_data)
+    if wanted("data"):
+        command = add(commands, "data", "find or download the datasets, label, de-duplicate, split")
+        data_options(command)
+        format_option(command, ("table", "json"))
+        command.set_defaults(run=run_data)
 
-    command = add(commands, "train", "train a model on the datasets' train splits")
-    data_options(command)
-    target = command.add_mutually_exclusive_group(required=True)
-    target.add_argument(
-        "--out", help="output folder (checkpoints each epoch, log, exported model); default: none, give it or --resume"
-    )
-    target.add_argument(
-        "--resume",
-        metavar="RUN",
-        help="continue the interrupted run in this --out folder from its last finished epoch, "
-        "with its own settings (default: none: a new run)",
-    )
-    train_config_options(command)
-    command.set_defaults(run=run_train)
+    if wanted("train"):
+        command = add(commands, "train", "train a model on the datasets' train splits")
+        data_options(command)
+        target = command.add_mutually_exclusive_group(required=True)
+        target.add_argument(
+            "--out",
+            help="output folder (checkpoints each epoch, log, exported model); default: none, give it or --resume",
+        )
+        target.add_argument(
+            "--resume",
+            metavar="RUN",
+            help="continue the interrupted run in this --out folder from its last finished epoch, "
+            "with its own settings (default: none: a new run)",
+        )
+        train_config_options(command)
+        command.set_defaults(run=run_train)
 
-    command = add(
-        commands,
-        "export",
-        "calibrate and export a training run's best model again (e.g. where "
-        "TensorFlow is installed, after training on JAX or PyTorch elsewhere), or several runs "
-        "averaged as one model",
-    )
-    data_options(command)
-    command.add_argument(
-        "--run",
-        required=True,
-        nargs="+",
-        dest="run_dirs",
-        help="the training run's --out folder; several: their models averaged as one (an ensemble, written to --out)",
-    )
-    command.add_argument(
-        "--out", help="where an ensemble of several runs goes (default: none; a single run is exported in its folder)"
-    )
-    command.add_argument("--weights", nargs="+", type=float, help="one weight per run of an ensemble (default: equal)")
-    command.add_argument(
-        "--tflite-weights",
-        choices=TFLITE_WEIGHTS,
-        default="float32",
-        help="how the .tflite stores its weights: float16 is half the file (answers within 0.01 years), "
-        "dynamic-int8 a quarter and about 4x faster on a CPU (val MAE within 0.01 years: "
-        "benchmarks/tflite_weights.py)",
-    )
-    command.set_defaults(run=run_export)
+    if wanted("export"):
+        command = add(
+            commands,
+            "export",
+            "calibrate and export a training run's best model again (e.g. where "
+            "TensorFlow is installed, after training on JAX or PyTorch elsewhere), or several runs "
+            "averaged as one model",
+        )
+        data_options(command)
+        command.add_argument(
+            "--run",
+            required=True,
+            nargs="+",
+            dest="run_dirs",
+            help="the training run's --out folder; several: their models averaged as one "
+            "(an ensemble, written to --out)",
+        )
+        command.add_argument(
+            "--out",
+            help="where an ensemble of several runs goes (default: none; a single run is exported in its folder)",
+        )
+        command.add_argument(
+            "--weights", nargs="+", type=float, help="one weight per run of an ensemble (default: equal)"
+        )
+        command.add_argument(
+            "--tflite-weights",
+            choices=TFLITE_WEIGHTS,
+            default="float32",
+            help="how the .tflite stores its weights: float16 is half the file (answers within 0.01 years), "
+            "dynamic-int8 a quarter and about 4x faster on a CPU (val MAE within 0.01 years: "
+            "benchmarks/tflite_weights.py)",
+        )
+        command.set_defaults(run=run_export)
 
-    command = add(
-        commands,
-        "attach-gender",
-        "attach dlib's gender network (CC0) to a model folder as its gender member, on its own aligned "
-        "crop; choose its weight on val and recalibrate the folder (as faceage calibrate)",
-    )
-    command.add_argument("model_dir", metavar="MODEL_DIR", help="the model folder (its manifest is rewritten)")
-    data_options(command)
-    command.add_argument(
-        "--weight",
-        type=float,
-        help="the member's share of p_female, in [0, 1] (default: the most accurate on val of 0, 0.1, ..., 1)",
-    )
-    command.set_defaults(run=run_attach_gender)
+    if wanted("attach-gender"):
+        command = add(
+            commands,
+            "attach-gender",
+            "attach dlib's gender network (CC0) to a model folder as its gender member, on its own aligned "
+            "crop; choose its weight on val and recalibrate the folder (as faceage calibrate)",
+        )
+        command.add_argument("model_dir", metavar="MODEL_DIR", help="the model folder (its manifest is rewritten)")
+        data_options(command)
+        command.add_argument(
+            "--weight",
+            type=float,
+            help="the member's share of p_female, in [0, 1] (default: the most accurate on val of 0, 0.1, ..., 1)",
+        )
+        command.set_defaults(run=run_attach_gender)
 
-    command = add(
-        commands,
-        "calibrate",
-        "refit a model folder's gender threshold (with its members) and its p_under_18 map on the val splits",
-    )
-    command.add_argument("model_dir", metavar="MODEL_DIR", help="the model folder (its manifest is rewritten)")
-    data_options(command)
-    command.set_defaults(run=run_calibrate)
+    if wanted("calibrate"):
+        command = add(
+            commands,
+            "calibrate",
+            "refit a model folder's gender threshold (with its members) and its p_under_18 map on the val splits",
+        )
+        command.add_argument("model_dir", metavar="MODEL_DIR", help="the model folder (its manifest is rewritten)")
+        data_options(command)
+        command.set_defaults(run=run_calibrate)
 
-    command = add(commands, "evaluate", "evaluate a model on each dataset's test split")
-    data_options(command)
-    model_option(command)
-    command.add_argument("--flip", action="store_true", help="average with the mirrored crop (test-time augmentation)")
-    format_option(command, ("table", "json"))
-    command.set_defaults(run=run_evaluate)
+    if wanted("evaluate"):
+        command = add(commands, "evaluate", "evaluate a model on each dataset's test split")
+        data_options(command)
+        model_option(command)
+        command.add_argument(
+            "--flip", action="store_true", help="average with the mirrored crop (test-time augmentation)"
+        )
+        format_option(command, ("table", "json"))
+        command.set_defaults(run=run_evaluate)
 
-    command = add(commands, "predict", "age and gender of every face in photos or folders, or of each person in videos")
-    command.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="image files, folders (searched recursively) or globs ('photos/**/*.jpg'); or video "
-        "files (mp4, webm, mov)",
-    )
-    command.add_argument(
-        "--from-list", metavar="FILE", help="also the paths in FILE, one a line, # for comments (default: none)"
-    )
-    model_option(command)
-    format_option(command, ("json", "jsonl", "csv", "parquet"))
-    command.add_argument(
-        "--out",
-        help="write to this file, in a folder that exists (default: standard output; "
-        "parquet, --resume and --engine ray need it)",
-    )
-    command.add_argument(
-        "--workers",
-        type=int,
-        default=os.cpu_count() or 1,
-        help="processes, each with its own model on one thread (--engine ray: actors)",
-    )
-    command.add_argument(
-        "--resume",
-        action="store_true",
-        help="skip the photos --out already holds (after an interruption) and append the rest",
-    )
-    command.add_argument(
-        "--engine",
-        choices=("local", "ray"),
-        default="local",
-        help="local processes, or a Ray Data job writing a folder of Parquet files (pip install 'faceage[scale]')",
-    )
-    command.add_argument(
-        "--address",
-        help="the Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, else a local Ray instance)",
-    )
-    command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
-    command.add_argument(
-        "--challenge-age",
-        type=float,
-        metavar="AGE",
-        help="add check: pass|challenge per face, challenge where the estimated age is under AGE (age assurance "
-        "sets it above the legal age, e.g. 25 for 18: the model card gives how many minors pass at each; "
-        "default: no check)",
-    )
-    command.add_argument("--quiet", action="store_true", help="no progress bar")
-    command.add_argument("--frames", action="store_true", help="videos: every analysed frame's faces too (JSON)")
-    command.set_defaults(run=run_predict)
+    if wanted("predict"):
+        command = add(
+            commands, "predict", "age and gender of every face in photos or folders, or of each person in videos"
+        )
+        command.add_argument(
+            "paths",
+            nargs="*",
+            metavar="PATH",
+            help="image files, folders (searched recursively) or globs ('photos/**/*.jpg'); or video "
+            "files (mp4, webm, mov)",
+        )
+        command.add_argument(
+            "--from-list", metavar="FILE", help="also the paths in FILE, one a line, # for comments (default: none)"
+        )
+        model_option(command)
+        format_option(command, ("json", "jsonl", "csv", "parquet"))
+        command.add_argument(
+            "--out",
+            help="write to this file, in a folder that exists (default: standard output; "
+            "parquet, --resume and --engine ray need it)",
+        )
+        command.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes, each with its own model on one thread (--engine ray: actors)",
+        )
+        command.add_argument(
+            "--resume",
+            action="store_true",
+            help="skip the photos --out already holds (after an interruption) and append the rest",
+        )
+        command.add_argument(
+            "--engine",
+            choices=("local", "ray"),
+            default="local",
+            help="local processes, or a Ray Data job writing a folder of Parquet files (pip install 'faceage[scale]')",
+        )
+        command.add_argument(
+            "--address",
+            help="the Ray cluster to join, e.g. ray://head:10001 (default: $RAY_ADDRESS, else a local Ray instance)",
+        )
+        command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
+        command.add_argument(
+            "--challenge-age",
+            type=float,
+            metavar="AGE",
+            help="add check: pass|challenge per face, challenge where the estimated age is under AGE (age assurance "
+            "sets it above the legal age, e.g. 25 for 18: the model card gives how many minors pass at each; "
+            "default: no check)",
+        )
+        command.add_argument("--quiet", action="store_true", help="no progress bar")
+        command.add_argument("--frames", action="store_true", help="videos: every analysed frame's faces too (JSON)")
+        command.set_defaults(run=run_predict)
 
-    command = add(
-        commands,
-        "summarize",
-        "faces, photos without a face, ages by gender and the model's error, from the results of predict",
-    )
-    command.add_argument(
-        "results",
-        metavar="RESULTS",
-        help="a predict output: .json, .jsonl, .csv, .parquet, or a Ray job's Parquet folder",
-    )
-    command.add_argument(
-        "--group-by",
-        metavar="PART",
-        help="also per path component: 'parent' (the photo's folder) or an index into the path "
-        "(0 the first part; default: none)",
-    )
-    command.add_argument(
-        "--plot",
-        metavar="FILE.png",
-        help="also save the age distribution as a bar chart; with --group-by, a panel per group too, "
-        "for the 12 groups with the most faces (default: no plot)",
-    )
-    model_option(command, "the model folder whose measured error to show")
-    command.set_defaults(run=run_summarize)
+    if wanted("summarize"):
+        command = add(
+            commands,
+            "summarize",
+            "faces, photos without a face, ages by gender and the model's error, from the results of predict",
+        )
+        command.add_argument(
+            "results",
+            metavar="RESULTS",
+            help="a predict output: .json, .jsonl, .csv, .parquet, or a Ray job's Parquet folder",
+        )
+        command.add_argument(
+            "--group-by",
+            metavar="PART",
+            help="also per path component: 'parent' (the photo's folder) or an index into the path "
+            "(0 the first part; default: none)",
+        )
+        command.add_argument(
+            "--plot",
+            metavar="FILE.png",
+            help="also save the age distribution as a bar chart; with --group-by, a panel per group too, "
+            "for the 12 groups with the most faces (default: no plot)",
+        )
+        model_option(command, "the model folder whose measured error to show")
+        command.set_defaults(run=run_summarize)
 
-    command = add(commands, "report", "evaluation plots, metrics.json and report.md")
-    data_options(command)
-    model_option(command)
-    command.add_argument("--out", required=True, help="folder for the report")
-    command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
-    command.set_defaults(run=run_report)
+    if wanted("report"):
+        command = add(commands, "report", "evaluation plots, metrics.json and report.md")
+        data_options(command)
+        model_option(command)
+        command.add_argument("--out", required=True, help="folder for the report")
+        command.add_argument("--flip", action="store_true", help="average with the mirrored crop")
+        command.set_defaults(run=run_report)
 
-    command = add(commands, "app", "start the Gradio app")
-    command.add_argument("--share", action="store_true", help="also create a public Gradio share link")
-    command.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network)")
-    command.add_argument("--port", type=int, default=7860, help="port to listen on")
-    model_option(command, "model folder")
-    command.set_defaults(run=run_app)
+    if wanted("app"):
+        command = add(commands, "app", "start the Gradio app")
+        command.add_argument("--share", action="store_true", help="also create a public Gradio share link")
+        command.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every network)")
+        command.add_argument("--port", type=int, default=7860, help="port to listen on")
+        model_option(command, "model folder")
+        command.set_defaults(run=run_app)
 
-    feedback = add(
-        commands,
-        "feedback",
-        "the consented feedback store ($FACEAGE_DB_URL, else a SQLite file in $FACEAGE_HOME or ~/.local/share/faceage)",
-    )
-    actions = feedback.add_subparsers(metavar="ACTION")
-    command = add(actions, "list", "list stored entries (their ids are what delete needs)")
-    format_option(command, ("table", "json"))
-    command.set_defaults(run=run_feedback_list)
-    command = add(actions, "export", "write stored crops as UTKFace-style files")
-    command.add_argument("--out", required=True, help="folder for the crops (created if missing)")
-    command.set_defaults(run=run_feedback_export)
-    command = add(actions, "delete", "remove one entry")
-    command.add_argument("--id", type=int, required=True, help="the entry's id, as feedback list shows it")
-    command.set_defaults(run=run_feedback_delete)
+    if wanted("feedback"):
+        feedback = add(
+            commands,
+            "feedback",
+            "the consented feedback store ($FACEAGE_DB_URL, else a SQLite file in $FACEAGE_HOME or "
+            "~/.local/share/faceage)",
+        )
+        actions = feedback.add_subparsers(metavar="ACTION")
+        command = add(actions, "list", "list stored entries (their ids are what delete needs)")
+        format_option(command, ("table", "json"))
+        command.set_defaults(run=run_feedback_list)
+        command = add(actions, "export", "write stored crops as UTKFace-style files")
+        command.add_argument("--out", required=True, help="folder for the crops (created if missing)")
+        command.set_defaults(run=run_feedback_export)
+        command = add(actions, "delete", "remove one entry")
+        command.add_argument("--id", type=int, required=True, help="the entry's id, as feedback list shows it")
+        command.set_defaults(run=run_feedback_delete)
     return parser
 
 

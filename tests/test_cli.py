@@ -293,6 +293,18 @@ def test_every_option_has_help_and_shows_its_default():
                 assert "default" in text, f"{name} {action.option_strings[0]} does not show its default: {text}"
 
 
+def test_a_command_built_alone_is_the_command_of_the_whole_parser():
+    """main() builds only the command it runs: each one alone has the options it has in the whole."""
+    whole = dict(subcommands(cli.build_parser()))
+    assert [name.split()[1] for name in whole if name.count(" ") == 1] == list(cli.COMMANDS)
+    for command in cli.COMMANDS:
+        alone = dict(subcommands(cli.build_parser(command)))
+        assert {name.split()[1] for name in alone} == {command}
+        for name, parser in alone.items():
+            options = [(a.dest, a.option_strings, a.default, a.required) for a in parser._actions]
+            assert options == [(a.dest, a.option_strings, a.default, a.required) for a in whole[name]._actions]
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["--version"])

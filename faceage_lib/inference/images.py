@@ -47,6 +47,8 @@ PIL_PLUGINS = {"WEBP": "WebP"}
 #: Formats whose decoders need far more memory per pixel, with a lower limit: libwebp's decoder keeps
 #: two RGBA canvases besides the picture, so a 64 MP WebP took 1.2 GB (a 24 MP one about 0.45 GB).
 FORMAT_MAX_PIXELS = {"WEBP": 24_000_000}
+#: How every JPEG file starts: its start-of-image marker and the next marker's first byte.
+JPEG_START = b"\xff\xd8\xff"
 #: The JPEG marker that ends the file (end of image): a file that does not end with it is decoded by
 #: Pillow, which says when it is truncated (OpenCV fills the missing part in grey).
 JPEG_END = b"\xff\xd9"
@@ -121,8 +123,10 @@ def photo_formats() -> tuple[str, ...]:
 
 
 def _open(data: bytes, name: str, min_pixels: int | None) -> PendingPhoto:
+    # A JPEG (an MPO too) needs only Pillow's JPEG plugin: the other formats' plugins stay unloaded.
+    formats = ("JPEG",) if data.startswith(JPEG_START) else photo_formats()
     with _decoding(name):
-        image = Image.open(io.BytesIO(data), formats=photo_formats())
+        image = Image.open(io.BytesIO(data), formats=formats)
         if image.format in ("JPEG", "MPO") and data.count(b"\xff\xda") > MAX_JPEG_SCANS:
             raise ImageError(f"{name} is a JPEG of more than {MAX_JPEG_SCANS} scans, too costly to decode")
     return _pending(image, name, min_pixels, data)

@@ -65,6 +65,10 @@ def test_a_plain_predict_to_json_loads_no_ray_pandas_or_pyarrow(tiny_model_dir, 
     modules = _loaded_after(code, str(photo), str(tiny_model_dir))
     assert "faceage_lib.batch.job" in modules
     assert [m for m in _offenders(modules) if m not in CLI_OPTIONS] == []
+    # only predict's options are built, and a JPEG loads Pillow's JPEG plugin, not the other formats'
+    assert "faceage_lib.training.config" not in modules
+    assert "PIL.JpegImagePlugin" in modules
+    assert not {"PIL.WebPImagePlugin", "PIL.TiffImagePlugin"} & set(modules)
 
 
 def test_the_cli_parser_imports_nothing_heavy():
