@@ -1,8 +1,10 @@
 """Follow faces across video frames, so that the live view's boxes and labels hold still.
 
 Each detection is matched to a track by box overlap (IoU); a matched track's box, age and
-P(female) are smoothed (exponential moving average) and its gender decided from the smoothed
-P(female). A track missed for a few frames is still shown, then dropped. Plain Python.
+P(female) are smoothed and its gender decided from the smoothed P(female): the estimates are the
+mean of the track's frames at first, then an exponential moving average (a new face settles at
+once, a still one holds still). A track missed for a few frames is still shown, then dropped.
+Plain Python.
 """
 
 from __future__ import annotations
@@ -29,19 +31,24 @@ def iou(a: Box, b: Box) -> float:
 
 @dataclass
 class Track:
-    """One face followed across frames: its id, its smoothed estimate, frames since last seen."""
+    """One face followed across frames: its id, its smoothed estimate, frames since last seen, and
+    frames it was detected in."""
 
     id: int
     face: FaceResult
     missed: int = 0
+    seen: int = 1
 
 
 class FaceTracker:
     """Matches each frame's faces to tracks and smooths their estimates; one per video stream.
 
     ``min_confidence``: the model's gender threshold (``Predictor.estimator.gender_min_confidence``);
-    ``smoothing``: the weight of the newest frame in the moving average of age and P(female)
-    (1 = no smoothing); ``box_smoothing``: the same for the box, higher so that boxes keep up
+    ``smoothing``: the least weight of the newest frame in the average of age and P(female) (the
+    newest of a track's ``n`` frames weighs ``max(1 / n, smoothing)``; 1 = no smoothing). At 0.1 a
+    still face's age over 10 s of webcam noise spreads half as much as a moving average at 0.3
+    (``benchmarks/live_browser.py``'s jitter), and a new face's estimate is its frames' mean;
+    ``box_smoothing``: the same for the box, higher so that boxes keep up
     with a moving head; ``min_iou``: the overlap a detection needs to continue a track; ``max_missed``: frames a
     track is kept (and shown) without a detection.
     """
@@ -49,7 +56,7 @@ class FaceTracker:
     def __init__(
         self,
         min_confidence: float,
-        smoothing: float = 0.3,
+        smoothing: float = 0.1,
         box_smoothing: float = 0.6,
         min_iou: float = 0.3,
         max_missed: int = 5,
@@ -67,7 +74,9 @@ class FaceTracker:
         matches = self._match(faces)
         for track_index, face_index in matches.items():
             track = self.tracks[track_index]
-            track.face, track.missed = self._blend(track.face, faces[face_index]), 0
+            track.seen += 1
+            weight = max(1 / track.seen, self.smoothing)
+            track.face, track.missed = self._blend(track.face, faces[face_index], weight), 0
         for track_index, track in enumerate(self.tracks):
             if track_index not in matches:
                 track.missed += 1
@@ -94,11 +103,11 @@ class FaceTracker:
                 matches[t] = f
         return matches
 
-    def _blend(self, old: FaceResult, new: FaceResult) -> FaceResult:
-        """The moving average of ``old`` and ``new`` (box, age, range, P(female), P(under 18));
-        gender from the average."""
+    def _blend(self, old: FaceResult, new: FaceResult, weight: float) -> FaceResult:
+        """The average of ``old`` and ``new`` with ``new`` weighing ``weight`` (age, range, P(female),
+        P(under 18); the box weighs ``box_smoothing``); gender from the average."""
 
-        def mix(a: float, b: float, weight: float = self.smoothing) -> float:
+        def mix(a: float, b: float, weight: float = weight) -> float:
             return (1 - weight) * a + weight * b
 
         p_female = mix(old.p_female, new.p_female)

@@ -39,6 +39,16 @@ def test_a_moving_face_keeps_its_track_and_its_estimate_settles():
     assert second.face.box == (10, 0, 110, 100)  # box_smoothing 1: the newest box
 
 
+def test_a_new_face_is_its_frames_mean_then_a_slow_moving_average():
+    tracker = FaceTracker(min_confidence=0.5, smoothing=0.1)
+    shown = [tracker.update([face((0, 0, 100, 100), age=age)])[0].face.age for age in (20, 40, 60)]
+    assert shown == pytest.approx([20, 30, 40])  # the mean of the frames so far
+    for _ in range(20):
+        tracker.update([face((0, 0, 100, 100), age=40)])
+    (track,) = tracker.update([face((0, 0, 100, 100), age=50)])
+    assert track.face.age == pytest.approx(41, abs=0.2)  # past ten frames, the newest weighs 0.1
+
+
 def test_two_faces_are_matched_by_overlap_not_by_order():
     tracker = FaceTracker(min_confidence=0.5, smoothing=1.0)
     left, right = tracker.update([face((0, 0, 50, 50), age=10), face((200, 0, 250, 50), age=60)])
