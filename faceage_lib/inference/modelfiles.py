@@ -30,7 +30,6 @@ p_female is ``(1 - weight) * model's + weight * member's``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -140,6 +139,8 @@ def _is_crop_shape(shape) -> bool:
 
 
 def sha256(path: Path) -> str:
+    import hashlib  # here: a start whose files' hashes are cached (:func:`known_sha256`) needs none (5 ms)
+
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -283,12 +283,15 @@ def test_absorbed_needs_every_row_merged_into_a_confident_leader():
     assert not blazeface._absorbed(near[None], leaders[:0])  # no confident face
 
 
-def test_unbatch_of_one_square_is_the_output_itself(detector):
-    """The batch-of-one shortcut gives what the general block-by-block reordering gives."""
-    anchors = detector._short.anchors
-    output = np.random.default_rng(0).normal(size=(1, len(anchors.centres), 16)).astype(np.float32)
-    parts = np.split(output.reshape(-1, 16), np.cumsum(anchors.blocks)[:-1])
-    np.testing.assert_array_equal(anchors.unbatch(output, 1), np.concatenate(parts)[None])
+def test_squares_run_together_give_each_square_its_own_detections(detector, astronaut):
+    """A run over several squares returns, for each, the rows that square gives alone, with its index."""
+    short = detector._short
+    face = cv2.resize(astronaut, (short.size, short.size)).astype(np.float32) / 127.5 - 1
+    blank = np.full_like(face, -1.0)
+    alone, _ = short.run(face[None])
+    rows, index = short.run(np.stack([blank, face, blank, face]))
+    assert len(alone) and list(index) == [1] * len(alone) + [3] * len(alone)
+    np.testing.assert_array_equal(rows, np.concatenate([alone, alone]))
 
 
 def test_min_score_below_the_default_finds_a_faint_face(detector, astronaut):

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -54,6 +53,7 @@ CLOSE_FACE = 40
 #: The close look confirms a candidate with a face that overlaps it this much (IoU), not with a
 #: face beside it (a patch of hair or a chin next to the real face was "confirmed" by that face).
 CONFIRM_IOU = 0.3
+#: Squares cut at a time for the tiled and close-up passes (64 model inputs: 12 MB).
 TILE_BATCH = 64
 
 # A detection is one row of floats: its box, its six landmarks (x, y each, in the order of
@@ -74,15 +74,6 @@ class _Anchors:
 
     size: int
     centres: np.ndarray
-    blocks: tuple[int, ...]  # anchors per stride, in output order
-
-    def unbatch(self, output: np.ndarray, count: int) -> np.ndarray:
-        """``(count, anchors, k)`` from a batched output: the model flattens each stride's block
-        over the whole batch (shape ``(1, count * anchors, k)``), one block after the other."""
-        if count == 1:  # one square: its blocks are already in anchor order
-            return output.reshape(1, -1, output.shape[-1])
-        parts = np.split(output.reshape(-1, output.shape[-1]), np.cumsum(self.blocks)[:-1] * count)
-        return np.concatenate([part.reshape(count, -1, output.shape[-1]) for part in parts], 1)
 
     @classmethod
     def build(cls, size: int, strides: list[int], per_cell: list[int]) -> _Anchors:
@@ -92,11 +83,11 @@ class _Anchors:
             grid = (np.arange(cells, dtype=np.float32) + 0.5) / cells
             ys, xs = np.meshgrid(grid, grid, indexing="ij")
             centres.append(np.repeat(np.stack([xs.ravel(), ys.ravel()], 1), repeats, axis=0))
-        return cls(size, np.concatenate(centres), tuple(len(block) for block in centres))
+        return cls(size, np.concatenate(centres))
 
 
 #: The detector's model files, listed with their SHA-256 in ``models/manifest.json``.
-MODELS_DIR = Path(str(resources.files(__package__) / "models"))
+MODELS_DIR = Path(__file__).parent / "models"
 
 
 @dataclass(frozen=True)
@@ -152,9 +143,13 @@ class _BlazeFace:
         centre (:data:`RAW_CENTRE`), the box size (:data:`RAW_SIZE`, a width and height, not a point)
         and the landmarks (:data:`RAW_LANDMARKS`); and one logit.
         """
-        outputs = self.model.run(squares)
-        raw = self.anchors.unbatch(next(v for v in outputs.values() if v.shape[-1] == 16), len(squares))
-        logits = self.anchors.unbatch(next(v for v in outputs.values() if v.shape[-1] == 1), len(squares))[..., 0]
+        # One square a call: on LiteRT's CPU kernels a batch is no quicker than its squares in turn,
+        # and each new batch size reallocates the model's tensors (the first time, 15 ms of a cold start).
+        calls = [self.model.run(square[None]) for square in squares]
+        raw, logits = (
+            np.concatenate([next(v for v in call.values() if v.shape[-1] == k) for call in calls]) for k in (16, 1)
+        )
+        logits = logits[..., 0]
         scores = 1 / (1 + np.exp(-np.clip(logits, -80, 80)))
         square, anchor = np.nonzero(scores >= min_score)
         points = raw[square, anchor].reshape(-1, 8, 2)
