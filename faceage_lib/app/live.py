@@ -23,6 +23,11 @@ from .uploads import read_upload
 NO_FACE_HINT = "No face found: face the camera, in good light"
 #: JPEG quality of the frames sent back to the browser: small and quick to encode.
 FRAME_QUALITY = 80
+#: The detector and the model look at every DETECT_EVERY-th frame (and at every frame while no face is
+#: tracked); the frames between show the tracks' boxes and labels as they were. At a webcam's 30 frames
+#: a second that is 15 looks a second, and a box follows a moving head one frame (33 ms) late
+#: (benchmarks/live_browser.py: the frames a second it gives, and the still face's age).
+DETECT_EVERY = 2
 
 
 def new_tracker(predictor: Predictor) -> FaceTracker:
@@ -36,18 +41,19 @@ def annotate_frame(
     """One frame -> (the frame with a box and label per tracked face, the updated tracker).
 
     ``frame``: an RGB array, or the upload's path or ``data:`` URL, read within the same limits as
-    a photo (:func:`.uploads.read_upload`). A track keeps its colour while it lives; a frame without a
-    face gets :data:`NO_FACE_HINT`; a frame that cannot be read gives no picture (``None``) and leaves
-    the tracks as they were.
+    a photo (:func:`.uploads.read_upload`). Faces are looked for in every :data:`DETECT_EVERY`-th
+    frame. A track keeps its colour while it lives; a frame without a face gets :data:`NO_FACE_HINT`;
+    a frame that cannot be read gives no picture (``None``) and leaves the tracks as they were.
     """
     tracker = tracker if tracker is not None else new_tracker(predictor)
     if frame is None:
         return None, tracker
-    try:
-        analysis = predictor.analyze(read_upload(frame))
+    look = not tracker.tracks or tracker.frames % DETECT_EVERY == 0
+    try:  # a frame not looked at is decoded all the same (the same limits), with no face boxes
+        analysis = predictor.analyze(read_upload(frame), None if look else ())
     except ImageError:
         return None, tracker
-    tracks = tracker.update(analysis.faces)
+    tracks = tracker.update(analysis.faces) if look else tracker.carry()
     if not tracks:
         return draw_hint(analysis.image, NO_FACE_HINT), tracker
     faces = analysis.on_image([track.face for track in tracks])

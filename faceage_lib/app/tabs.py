@@ -33,11 +33,12 @@ EXAMPLES = (
     ("cameraman.jpg", "black and white"),
     ("chelsea_cat.jpg", "a cat (no face)"),
 )
-#: The live view: a frame every STREAM_EVERY seconds (25 a second asked, for at least 15 shown); a
+#: The live view: a frame every STREAM_EVERY seconds (33 a second asked of a webcam's 30: at 0.04 the
+#: page could never show more than 25; benchmarks/live_browser.py); a
 #: stream stops after LIVE_TIME_LIMIT seconds of the server's work (a minute or more of video; press
 #: record again to go on). Gradio waits for a stream's next frame as long as that limit, so it is also
 #: how soon a quiet stream frees its slot.
-STREAM_EVERY, LIVE_TIME_LIMIT = 0.04, 15
+STREAM_EVERY, LIVE_TIME_LIMIT = 0.03, 15
 #: The camera's frame size: the browser sends the next frame only once the last one came back, and
 #: at 480x360 the round trip (encode, send, detect, draw, send back) is about half that of 640x480
 #: (benchmarks/live_browser.py, one run each on these 2 busy cores: 12.3 against 5.5 frames a second).

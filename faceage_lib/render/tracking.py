@@ -67,10 +67,12 @@ class FaceTracker:
         self.min_iou = min_iou
         self.max_missed = max_missed
         self.tracks: list[Track] = []
+        self.frames = 0  # frames taken so far, with faces (update) or without a look (carry)
         self._ids = count(1)
 
     def update(self, faces: Sequence[FaceResult]) -> list[Track]:
         """Take one frame's faces; returns the tracks to show, oldest first."""
+        self.frames += 1
         matches = self._match(faces)
         for track_index, face_index in matches.items():
             track = self.tracks[track_index]
@@ -83,6 +85,12 @@ class FaceTracker:
         self.tracks = [track for track in self.tracks if track.missed <= self.max_missed]
         matched = set(matches.values())
         self.tracks += [Track(next(self._ids), face) for i, face in enumerate(faces) if i not in matched]
+        return list(self.tracks)
+
+    def carry(self) -> list[Track]:
+        """Take a frame nobody looked for faces in: the tracks to show on it, as they were (none
+        counts as missed)."""
+        self.frames += 1
         return list(self.tracks)
 
     def _match(self, faces: Sequence[FaceResult]) -> dict[int, int]:
