@@ -285,8 +285,10 @@ def test_absorbed_needs_every_row_merged_into_a_confident_leader():
 
 def test_squares_run_together_give_each_square_its_own_detections(detector, astronaut):
     """A run over several squares returns, for each, the rows that square gives alone, with its index."""
+    from faceage_lib.inference.detectors import blazeface
+
     short = detector._short
-    face = cv2.resize(astronaut, (short.size, short.size)).astype(np.float32) / 127.5 - 1
+    face = blazeface._normalise(cv2.resize(astronaut, (short.size, short.size)))
     blank = np.full_like(face, -1.0)
     alone, _ = short.run(face[None])
     rows, index = short.run(np.stack([blank, face, blank, face]))
