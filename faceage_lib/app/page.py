@@ -69,7 +69,7 @@ def build_app(model_dir: str | os.PathLike | None = None, store: FeedbackStore |
             intro(estimator.manifest["files"]["model.tflite"]["sha256"], estimator.measured_file()),
             elem_id="faceage-intro",
         )
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # on a phone every tab in sight, none in a menu
             with gr.Tab("Photo", id="photo"):
                 photo_tab(predictor, store, store_off)
             with gr.Tab("Live webcam", id="live"):

@@ -188,6 +188,22 @@ def test_phone_layout(server, browser, tmp_path):
     page.close()
 
 
+def test_phone_shows_every_tab(server, browser, tmp_path):
+    """On a small phone (360 px, the common Android width) every tab is on the screen, none folded
+    into a menu: a wider font (another machine's) must not hide the Video tab."""
+    url, _ = server
+    page = browser.new_page(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    page.goto(url)
+    for name in ("Photo", "Live webcam", "Many photos", "Video"):
+        sync_api.expect(page.get_by_role("tab", name=name, exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+    save_screenshot(page, tmp_path, "phone-360")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 361, f"the page is {width} px wide on a 360 px phone screen"  # the table may scroll inside itself
+    page.get_by_role("tab", name="Video", exact=True).click()
+    sync_api.expect(page.locator("#faceage-video-file")).to_be_visible()
+    page.close()
+
+
 def test_phone_unreadable_file(server, browser, tmp_path):
     """A file that is not a photo: the message is on the screen and the input is cleared
     (no broken image left in it)."""
@@ -236,7 +252,7 @@ def test_live_webcam_gets_annotated_frames(server, browser):
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url)
-    page.get_by_role("tab", name="Live webcam").click()
+    page.get_by_role("tab", name="Live webcam", exact=True).click()
     page.get_by_text("Click to Access Webcam").click()
     page.locator("#faceage-camera button", has_text="Record").click(timeout=TIMEOUT_MS)
     frame = (
@@ -255,7 +271,7 @@ def assert_fits_a_phone(page) -> None:
     width = page.evaluate("() => document.documentElement.scrollWidth")
     past = page.evaluate("""() => [...document.querySelectorAll('body *')]
         .filter(e => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right > window.innerWidth + 1)
-        .map(e => `${e.tagName}#${e.id}.${e.className}`).slice(-5)""")
+        .map(e => `${e.tagName}#${e.id}.${e.className} ${e.getBoundingClientRect().right}`).slice(-5)""")
     assert width <= 391 and not past, f"the page is {width} px wide on a 390 px phone screen: {past}"
 
 
@@ -270,7 +286,7 @@ def test_phone_many_photos(server, browser, tmp_path):
         paths.append(str(path))
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.goto(url)
-    page.get_by_role("tab", name="Many photos").click()
+    page.get_by_role("tab", name="Many photos", exact=True).click()
     page.locator("#faceage-crowd-files input[type=file]").set_input_files(paths)
     message = page.locator("#faceage-crowd-message")
     sync_api.expect(message).to_contain_text("in 10 photos", timeout=TIMEOUT_MS)
@@ -286,7 +302,7 @@ def test_phone_live_view_is_in_sight(server, browser):
     url, _ = server
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.goto(url)
-    page.get_by_role("tab", name="Live webcam").click()
+    page.get_by_role("tab", name="Live webcam", exact=True).click()
     page.get_by_text("Click to Access Webcam").click()
     page.locator("#faceage-camera button", has_text="Record").click(timeout=TIMEOUT_MS)
     page.wait_for_function(
@@ -315,7 +331,7 @@ def test_phone_video(server, browser, tmp_path):
     writer.release()
     page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.goto(url)
-    page.get_by_role("tab", name="Video").click()
+    page.get_by_role("tab", name="Video", exact=True).click()
     page.locator("#faceage-video-file input[type=file]").set_input_files(str(clip))
     sync_api.expect(page.locator("#faceage-video-message")).to_contain_text("1 person in 1.0 s", timeout=TIMEOUT_MS)
     sync_api.expect(page.locator("#faceage-video-result video")).to_be_visible(timeout=TIMEOUT_MS)
