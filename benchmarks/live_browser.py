@@ -58,8 +58,16 @@ def write_y4m(frames: list[np.ndarray], path: Path) -> None:
 
 def age_jitter(predictor: Predictor, frames: list[np.ndarray]) -> dict:
     """The age the live view shows for the still face, frame after frame (its stream handler's
-    work, in-process): its spread."""
-    tracker, shown = new_tracker(predictor), []
+    work, in-process): its spread, and how often the model estimated the face (it looks again only
+    at faces new, moved or due)."""
+    tracker, shown, estimated = new_tracker(predictor), [], []
+    plain = predictor.estimate
+
+    def estimate(located, which):
+        estimated.extend(which)
+        return plain(located, which)
+
+    predictor.estimate = estimate  # type: ignore[method-assign]
     for frame in frames:
         _, tracker = annotate_frame(predictor, frame, tracker)
         if tracker.tracks:
@@ -67,6 +75,7 @@ def age_jitter(predictor: Predictor, frames: list[np.ndarray]) -> dict:
     settled = shown[FPS:]  # after the first second, as the estimate settles
     return {
         "frames": len(shown),
+        "estimates_per_s": round(len(estimated) * FPS / len(frames), 1),
         "age_min": round(min(settled), 2),
         "age_max": round(max(settled), 2),
         "age_sd": round(statistics.pstdev(settled), 2),
@@ -128,11 +137,11 @@ def markdown(result: dict) -> str:
             f"{result['load_average_before']} before, {result['load_average_1min']} as it ran)",
             "",
             "| annotated frames/s in the page (median of rounds) | rounds | gap median | gap p95 | gap max "
-            f"| age shown for a still face over {live['seconds']:.0f} s |",
-            "|---:|---|---:|---:|---:|---|",
+            f"| age shown for a still face over {live['seconds']:.0f} s | the model's estimates of it a second |",
+            "|---:|---|---:|---:|---:|---|---:|",
             f"| {live['fps']} | {rounds} of {live['seconds']:.0f} s | {live['gap_ms_median']} ms "
             f"| {live['gap_ms_p95']} ms | {live['gap_ms_max']} ms "
-            f"| {jitter['age_min']}-{jitter['age_max']} years (sd {jitter['age_sd']}) |",
+            f"| {jitter['age_min']}-{jitter['age_max']} years (sd {jitter['age_sd']}) | {jitter['estimates_per_s']} |",
             "",
         ]
     )

@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ImageError
-from ..inference.predictor import Predictor
+from ..inference.predictor import Located, Predictor, on_image
 from ..render.drawing import draw_faces, draw_hint
-from ..render.tracking import FaceTracker
+from ..render.tracking import FaceTracker, Track
 from .uploads import read_upload
 
 #: Shown on the live view while no face is found.
@@ -42,22 +42,34 @@ def annotate_frame(
 
     ``frame``: an RGB array, or the upload's path or ``data:`` URL, read within the same limits as
     a photo (:func:`.uploads.read_upload`). Faces are looked for in every :data:`DETECT_EVERY`-th
-    frame. A track keeps its colour while it lives; a frame without a face gets :data:`NO_FACE_HINT`;
-    a frame that cannot be read gives no picture (``None``) and leaves the tracks as they were.
+    frame, and the model estimates only those new or moved (or due for a fresh look). A track keeps
+    its colour while it lives; a frame without a face gets :data:`NO_FACE_HINT`; a frame that
+    cannot be read gives no picture (``None``) and leaves the tracks as they were.
     """
     tracker = tracker if tracker is not None else new_tracker(predictor)
     if frame is None:
         return None, tracker
     look = not tracker.tracks or tracker.frames % DETECT_EVERY == 0
     try:  # a frame not looked at is decoded all the same (the same limits), with no face boxes
-        analysis = predictor.analyze(read_upload(frame), None if look else ())
+        located = predictor.locate(read_upload(frame), None if look else ())
     except ImageError:
         return None, tracker
-    tracks = tracker.update(analysis.faces) if look else tracker.carry()
+    tracks = _tracked(predictor, located, tracker) if look else tracker.carry()
+    image = located.photo.pixels
     if not tracks:
-        return draw_hint(analysis.image, NO_FACE_HINT), tracker
-    faces = analysis.on_image([track.face for track in tracks])
-    return draw_faces(analysis.image, faces, colours=[track.id - 1 for track in tracks]), tracker
+        return draw_hint(image, NO_FACE_HINT), tracker
+    faces = on_image([track.face for track in tracks], located.photo.scale)
+    return draw_faces(image, faces, colours=[track.id - 1 for track in tracks]), tracker
+
+
+def _tracked(predictor: Predictor, located: Located, tracker: FaceTracker) -> list[Track]:
+    """The tracks after a looked-at frame: the model estimates only the faces the tracker says are
+    new, moved or due (:meth:`~faceage_lib.render.tracking.FaceTracker.stale`); the others move
+    their track's box and keep its estimate."""
+    boxes = located.boxes()
+    stale = [i for i, due in enumerate(tracker.stale(boxes)) if due]
+    estimates = dict(zip(stale, predictor.estimate(located, stale)))
+    return tracker.update([estimates.get(i, box) for i, box in enumerate(boxes)])
 
 
 def jpeg_data_url(frame: np.ndarray, quality: int = FRAME_QUALITY) -> str:

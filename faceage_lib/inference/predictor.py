@@ -84,6 +84,20 @@ class FaceResult:
 
 
 @dataclass
+class Located:
+    """A decoded photo and the faces found in it, before the model has looked at them
+    (``Predictor.locate``; ``Predictor.estimate`` then estimates all of them or some)."""
+
+    photo: Photo
+    faces: list[Face]  # in pixels of ``photo.pixels``, in reading order (or the caller's order)
+
+    def boxes(self) -> list[tuple[int, int, int, int]]:
+        """Each face's box in pixels of the original photo, as its :class:`FaceResult` will have it."""
+        height, width = (round(side * self.photo.scale) for side in self.photo.pixels.shape[:2])
+        return [_scaled(face, self.photo.scale).clipped_box(width, height) for face in self.faces]
+
+
+@dataclass
 class Analysis:
     """Everything ``Predictor.analyze`` found in one photo (the app draws and stores from it)."""
 
@@ -94,15 +108,19 @@ class Analysis:
 
     def on_image(self, faces: Sequence[FaceResult] | None = None) -> list[FaceResult]:
         """``faces`` (by default this photo's) with their boxes in pixels of :attr:`image`, to draw on it."""
-        faces = self.faces if faces is None else faces
-        if self.scale == 1:
-            return list(faces)
+        return on_image(self.faces if faces is None else faces, self.scale)
 
-        def unscaled(face: FaceResult) -> FaceResult:
-            x1, y1, x2, y2 = (round(v / self.scale) for v in face.box)
-            return replace(face, box=(x1, y1, x2, y2))
 
-        return [unscaled(face) for face in faces]
+def on_image(faces: Sequence[FaceResult], scale: float) -> list[FaceResult]:
+    """``faces`` with their boxes divided by ``scale`` (original photo pixels -> decoded pixels)."""
+    if scale == 1:
+        return list(faces)
+
+    def unscaled(face: FaceResult) -> FaceResult:
+        x1, y1, x2, y2 = (round(v / scale) for v in face.box)
+        return replace(face, box=(x1, y1, x2, y2))
+
+    return [unscaled(face) for face in faces]
 
 
 class Predictor:
@@ -152,28 +170,32 @@ class Predictor:
 
     def predict_many(self, images: Iterable[ImageSource]) -> list[list[FaceResult]]:
         """Like :meth:`predict` for many photos, with all their faces in batched model calls."""
-        located = [self._located(image) for image in images]
-        batch = self._batch([crop for _, _, crops in located for crop in crops])
-        return self._results([faces for _, faces, _ in located], [photo for photo, _, _ in located], batch)
+        located = [self.locate(image) for image in images]
+        crops = [self._crop(place.photo.pixels, face) for place in located for face in place.faces]
+        return self._results([place.faces for place in located], [place.photo for place in located], self._batch(crops))
 
     def analyze(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> Analysis:
         """The upright photo, its faces and their crops (``boxes`` as in :meth:`predict`)."""
-        photo, faces, crops = self._located(image, boxes)
-        batch = self._batch(crops)
-        faces_found = self._results([faces], [photo], batch)[0]
-        return Analysis(photo.pixels, faces_found, batch[self.estimator.crop], photo.scale)
+        located = self.locate(image, boxes)
+        batch = self._batch([self._crop(located.photo.pixels, face) for face in located.faces])
+        faces_found = self._results([located.faces], [located.photo], batch)[0]
+        return Analysis(located.photo.pixels, faces_found, batch[self.estimator.crop], located.photo.scale)
 
-    def _located(
-        self, image: ImageSource, boxes: Iterable[Box] | None = None
-    ) -> tuple[Photo, list[Face], list[dict[CropSpec, np.ndarray]]]:
-        """The decoded photo, its faces (found, or ``boxes``) and their crops. The photo is decoded
-        within the process's :data:`DECODING_BUDGET`, a large one at a reduced size (:data:`DECODE_PIXELS`);
-        boxes, given or found, are in pixels of the original photo."""
+    def locate(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> Located:
+        """The decoded photo and its faces (found, or ``boxes`` as in :meth:`predict`), not yet
+        estimated. The photo is decoded within the process's :data:`DECODING_BUDGET`, a large one at
+        a reduced size (:data:`DECODE_PIXELS`)."""
         pending = open_photo(image, DECODE_PIXELS)
         with DECODING_BUDGET.hold(pending.size):
             photo = pending.decode()
-            faces = self._faces(photo.pixels) if boxes is None else _given_faces(boxes, photo)
-            return photo, faces, [self._crop(photo.pixels, face) for face in faces]
+            return Located(photo, self._faces(photo.pixels) if boxes is None else _given_faces(boxes, photo))
+
+    def estimate(self, located: Located, which: Iterable[int] | None = None) -> list[FaceResult]:
+        """The results of ``located``'s faces at the indices ``which`` (default: all), in that order:
+        the live view estimates only the faces that are new or have moved."""
+        faces = located.faces if which is None else [located.faces[i] for i in which]
+        crops = [self._crop(located.photo.pixels, face) for face in faces]
+        return self._results([faces], [located.photo], self._batch(crops))[0]
 
     def _faces(self, photo: np.ndarray) -> list[Face]:
         faces = self.detector.detect(photo, self.min_score)

@@ -74,6 +74,15 @@ def test_faces_left_to_right(predictor, astronaut):
         _check_face(face, 1024, 512)
 
 
+def test_locate_then_estimate_some_faces(predictor, astronaut):
+    twice = np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)
+    located = predictor.locate(twice)
+    faces = predictor.predict(twice)
+    assert located.boxes() == [face.box for face in faces]  # the boxes the results will have
+    assert predictor.estimate(located) == faces
+    assert predictor.estimate(located, [1]) == faces[1:] and predictor.estimate(located, []) == []
+
+
 def test_no_face(predictor):
     assert predictor.predict(samples.chelsea()) == []
     analysis = predictor.analyze(np.full((100, 100, 3), 255, np.uint8))

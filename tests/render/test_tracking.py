@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from faceage_lib.inference.predictor import FaceResult
-from faceage_lib.render.tracking import FaceTracker, iou
+from faceage_lib.render.tracking import REFRESH, SETTLE, STILL_IOU, FaceTracker, iou
 
 
 def face(box, age=30.0, p_female=0.9) -> FaceResult:
@@ -82,3 +82,36 @@ def test_gender_follows_the_smoothed_probability():
     assert track.face.gender == "uncertain" and track.face.gender_prob == pytest.approx(0.6)
     (track,) = tracker.update([face((0, 0, 50, 50), p_female=0.9)])
     assert track.face.gender == "female"
+
+
+def test_a_still_face_is_estimated_until_it_settles_then_every_refresh():
+    tracker = FaceTracker(min_confidence=0.5)
+    box = (100, 100, 200, 200)
+    stale = []
+    for _ in range(SETTLE + REFRESH):
+        (due,) = tracker.stale([box])
+        stale.append(due)
+        tracker.update([face(box) if due else box])
+    assert stale[:SETTLE] == [True] * SETTLE  # a new track takes an estimate on every look
+    assert stale[SETTLE : SETTLE + REFRESH - 1] == [False] * (REFRESH - 1)
+    assert stale[-1]  # REFRESH looks after its last estimate, a still face is estimated again
+    assert tracker.tracks[0].estimated == SETTLE + 1 and tracker.tracks[0].seen == SETTLE + REFRESH
+
+
+def test_a_new_or_moved_face_needs_an_estimate():
+    tracker = FaceTracker(min_confidence=0.5, box_smoothing=1.0)
+    for _ in range(SETTLE):
+        tracker.update([face((0, 0, 100, 100))])
+    nudged, moved, new = (2, 0, 102, 100), (25, 0, 125, 100), (400, 0, 500, 100)
+    assert iou((0, 0, 100, 100), nudged) >= STILL_IOU > iou((0, 0, 100, 100), moved)
+    assert tracker.stale([nudged, new]) == [False, True]
+    assert tracker.stale([moved]) == [True]
+
+
+def test_a_box_alone_moves_its_track_and_keeps_its_estimate():
+    tracker = FaceTracker(min_confidence=0.5, smoothing=0.5, box_smoothing=0.5)
+    (track,) = tracker.update([face((0, 0, 100, 100), age=30)])
+    (moved,) = tracker.update([(10, 0, 110, 100)])
+    assert moved.id == track.id and moved.face.age == 30 and moved.face.box == (5, 0, 105, 100)
+    assert moved.estimated == 1 and moved.seen == 2 and moved.estimated_box == (0, 0, 100, 100)
+    assert [t.id for t in tracker.update([(300, 300, 350, 350)])] == [track.id]  # an unmatched box starts no track
