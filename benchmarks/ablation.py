@@ -116,6 +116,7 @@ def main() -> None:
     )
     parser.add_argument("--partner-weight", type=float, default=0.4)
     parser.add_argument("--work-dir", help="manifests and crop caches (default: ~/.cache/faceage)")
+    parser.add_argument("--out", default="ablation", help="results/OUT.json and .md (default: ablation)")
     args = parser.parse_args()
 
     _, val_rows, crops = run_val_crops(args.val_run, args.data_dir, args.work_dir)
@@ -147,8 +148,8 @@ def main() -> None:
             rows.append({"name": f"{name} + {p_name} ({w:g})", "model": spec, "partner": p_entry, "val": mixed})
         print(name, {source: round(f["age_mae"], 3) for source, f in rows[-1]["val"].items()}, flush=True)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ablation.json").write_text(json.dumps({"val_run": args.val_run, "variants": rows}, indent=1) + "\n")
-    (RESULTS / "ablation.md").write_text(markdown(rows))
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({"val_run": args.val_run, "variants": rows}, indent=1) + "\n")
+    (RESULTS / f"{args.out}.md").write_text(markdown(rows))
     print(markdown(rows))
 
 
