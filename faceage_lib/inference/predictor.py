@@ -93,8 +93,7 @@ class Located:
 
     def boxes(self) -> list[tuple[int, int, int, int]]:
         """Each face's box in pixels of the original photo, as its :class:`FaceResult` will have it."""
-        height, width = (round(side * self.photo.scale) for side in self.photo.pixels.shape[:2])
-        return [_scaled(face, self.photo.scale).clipped_box(width, height) for face in self.faces]
+        return [_photo_box(face, self.photo) for face in self.faces]
 
 
 @dataclass
@@ -177,7 +176,7 @@ class Predictor:
     def analyze(self, image: ImageSource, boxes: Iterable[Box] | None = None) -> Analysis:
         """The upright photo, its faces and their crops (``boxes`` as in :meth:`predict`)."""
         located = self.locate(image, boxes)
-        batch = self._batch([self._crop(located.photo.pixels, face) for face in located.faces])
+        batch = self._crops(located.photo, located.faces)
         faces_found = self._results([located.faces], [located.photo], batch)[0]
         return Analysis(located.photo.pixels, faces_found, batch[self.estimator.crop], located.photo.scale)
 
@@ -194,8 +193,7 @@ class Predictor:
         """The results of ``located``'s faces at the indices ``which`` (default: all), in that order:
         the live view estimates only the faces that are new or have moved."""
         faces = located.faces if which is None else [located.faces[i] for i in which]
-        crops = [self._crop(located.photo.pixels, face) for face in faces]
-        return self._results([faces], [located.photo], self._batch(crops))[0]
+        return self._results([faces], [located.photo], self._crops(located.photo, faces))[0]
 
     def _faces(self, photo: np.ndarray) -> list[Face]:
         faces = self.detector.detect(photo, self.min_score)
@@ -204,6 +202,10 @@ class Predictor:
     def _crop(self, photo: np.ndarray, face: Face) -> dict[CropSpec, np.ndarray]:
         """The face's crop of each spec the model folder takes."""
         return {spec: crop_face(photo, face, spec) for spec in self.estimator.crops}
+
+    def _crops(self, photo: Photo, faces: list[Face]) -> dict[CropSpec, np.ndarray]:
+        """The crops of ``faces`` in ``photo``, batched by spec."""
+        return self._batch([self._crop(photo.pixels, face) for face in faces])
 
     def _batch(self, crops: list[dict[CropSpec, np.ndarray]]) -> dict[CropSpec, np.ndarray]:
         if not crops:
@@ -216,15 +218,13 @@ class Predictor:
         estimates = self.estimator.predict(crops, flip=self.flip)
         results, k = [], 0
         for faces, photo in zip(found, photos):
-            height, width = (round(side * photo.scale) for side in photo.pixels.shape[:2])
             per_photo = []
             for face in faces:
-                face = _scaled(face, photo.scale)
                 p_female = float(estimates.p_female[k])
                 gender, probability = decide_gender(p_female, self.estimator.gender_min_confidence)
                 per_photo.append(
                     FaceResult(
-                        box=face.clipped_box(width, height),
+                        box=_photo_box(face, photo),
                         score=round(face.score, 4),
                         age=round(float(estimates.age[k]), 1),
                         age_low=float(estimates.age_low[k]),
@@ -238,6 +238,12 @@ class Predictor:
                 k += 1
             results.append(per_photo)
         return results
+
+
+def _photo_box(face: Face, photo: Photo) -> tuple[int, int, int, int]:
+    """``face``'s box (in ``photo``'s decoded pixels) in pixels of the original photo, clipped to it."""
+    height, width = (round(side * photo.scale) for side in photo.pixels.shape[:2])
+    return _scaled(face, photo.scale).clipped_box(width, height)
 
 
 def _given_faces(boxes: Iterable[Box], photo: Photo) -> list[Face]:
