@@ -4,8 +4,9 @@ For three free photos in ``assets/`` (one face, a group of four, grayscale) it w
 what the pipeline gives: the decoded photo (shape, channel means), the detector's rows (box, score,
 landmarks), each face's crop (a lossless PNG in ``crops/``), the model's estimates on those crops
 (with and without flip) and the predictor's final results. The detector and crop stages do not
-depend on the model; the model stages are keyed by ``model.tflite``'s SHA-256, so
-``test_golden.py`` says when a new model needs this script run again.
+depend on the model; the model stages are keyed by the SHA-256 of each of the model folder's
+``.tflite`` files (:func:`model_files`: the ensemble and its members), so ``test_golden.py`` says
+when a new model needs this script run again.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ PHOTOS = {"astronaut.jpg": "one face", "group.jpg": "four faces, two in grayscal
 def crop_path(photo: str, index: int) -> Path:
     """Where the golden crop of face ``index`` (detector order) of ``photo`` is stored."""
     return CROPS / f"{Path(photo).stem}_{index}.png"
+
+
+def model_files(manifest: dict) -> dict[str, str]:
+    """The SHA-256 of each ``.tflite`` file of a model folder's manifest: what the model stages depend on."""
+    return {name: entry["sha256"] for name, entry in sorted(manifest["files"].items()) if name.endswith(".tflite")}
 
 
 def photo_stage(photo: np.ndarray) -> dict:
@@ -77,7 +83,7 @@ def main() -> None:
             "results": [face.to_dict() for face in predictor.predict(photo)],
         }
     golden = {
-        "model_sha256": predictor.estimator.manifest["files"]["model.tflite"]["sha256"],
+        "model_files": model_files(predictor.estimator.manifest),
         "crop_size": size,
         "photos": photos,
     }

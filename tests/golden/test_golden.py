@@ -14,7 +14,7 @@ import json
 
 import numpy as np
 import pytest
-from make_golden import GOLDEN, crop_path, estimates_stage, face_row, photo_stage
+from make_golden import GOLDEN, crop_path, estimates_stage, face_row, model_files, photo_stage
 from PIL import Image
 
 from faceage_lib import Predictor
@@ -55,12 +55,16 @@ def photos() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="module")
 def same_model(predictor) -> None:
     """A model stage on another model fails, saying how to record the corpus anew."""
-    found = predictor.estimator.manifest["files"]["model.tflite"]["sha256"]
-    if found != CORPUS["model_sha256"]:
+    found = model_files(predictor.estimator.manifest)
+    changed = sorted(
+        name
+        for name in found.keys() | CORPUS["model_files"].keys()
+        if found.get(name) != CORPUS["model_files"].get(name)
+    )
+    if changed:
         pytest.fail(
-            f"the shipped model.tflite ({found[:12]}...) is not the one the golden corpus was recorded with "
-            f"({CORPUS['model_sha256'][:12]}...): check the new model's results, then regenerate with "
-            "`python tests/golden/make_golden.py`",
+            f"the shipped {', '.join(changed)} differ from the files the golden corpus was recorded with: "
+            "check the new model's results, then regenerate with `python tests/golden/make_golden.py`",
             pytrace=False,
         )
 

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+from faceage_lib.config import MEMBER_TFLITE_WEIGHTS
 from faceage_lib.errors import ModelFileError
 from faceage_lib.inference.crop import CropSpec, crop_face
 from faceage_lib.inference.detectors.base import Face
@@ -19,7 +20,7 @@ from faceage_lib.inference.estimator import AgeGenderEstimator
 from faceage_lib.inference.modelfiles import verified_model
 from faceage_lib.inference.predictor import Predictor
 from faceage_lib.training.dlib_gender import dlib_gender
-from faceage_lib.training.gender_member import MEMBER_FILE, WEIGHTS, gender_crop, write_member
+from faceage_lib.training.gender_member import MEMBER_ATOL, MEMBER_FILE, WEIGHTS, gender_crop, write_member
 
 pytestmark = pytest.mark.slow  # converts to LiteRT
 
@@ -43,9 +44,20 @@ def test_the_member_is_listed_with_its_crop_and_checksum(member_dir):
     assert entry["file"] == MEMBER_FILE and MEMBER_FILE in manifest["files"] and entry["weight"] == 0.3
     assert entry["input"]["crop"]["align"] == "template" and len(entry["input"]["crop"]["template"]) == 4
     assert entry["output"] == {"shape": [None, 2], "p_female": 0}
-    assert entry["max_difference_from_keras"] <= 1e-3 and entry["tflite_weights"] in ("float16", "float32")
+    assert entry["tflite_weights"] == MEMBER_TFLITE_WEIGHTS == "dynamic-int8"
+    assert entry["max_difference_from_keras"] <= MEMBER_ATOL["dynamic-int8"]
     estimator = AgeGenderEstimator(member_dir)
     assert estimator.crops == (CropSpec(32), gender_crop()) and estimator.members["gender"].crop == gender_crop()
+
+
+def test_the_member_is_stored_as_asked_and_int8_is_the_smallest(member_dir, tmp_path):
+    """float16 stays within 1e-3 of Keras; dynamic-int8 (the default) is the smaller file."""
+    folder = shutil.copytree(member_dir, tmp_path / "float16")
+    keras.utils.set_random_seed(1)
+    write_member(folder, dlib_gender(pretrained=False), gender_crop(), weight=0.3, weights="float16")
+    entry = verified_model(folder)[1]["members"]["gender"]
+    assert entry["tflite_weights"] == "float16" and entry["max_difference_from_keras"] <= MEMBER_ATOL["float16"]
+    assert (member_dir / MEMBER_FILE).stat().st_size < 0.6 * (folder / MEMBER_FILE).stat().st_size
 
 
 def test_the_estimator_blends_the_member_where_it_has_its_crops(member_dir, tiny_model_dir):
@@ -136,8 +148,10 @@ def test_attach_gender_chooses_the_weight_and_recalibrates(tiny_model_dir, utkfa
     assert again["p_under_18"] == manifest["p_under_18"] and again["members"] == manifest["members"]
 
     fixed = shutil.copytree(tiny_model_dir, tmp_path / "fixed")
-    assert cli.main([*argv[:1], str(fixed), *argv[2:], "--weight", "0.4"]) == 0
-    assert json.loads((fixed / "manifest.json").read_text())["members"]["gender"]["weight"] == 0.4
+    assert cli.main([*argv[:1], str(fixed), *argv[2:], "--weight", "0.4", "--tflite-weights", "float16"]) == 0
+    fixed_entry = json.loads((fixed / "manifest.json").read_text())["members"]["gender"]
+    assert fixed_entry["weight"] == 0.4 and fixed_entry["tflite_weights"] == "float16"
+    assert entry["tflite_weights"] == "dynamic-int8"  # the default
     assert cli.main([*argv[:1], str(fixed), *argv[2:], "--weight", "1.5"]) != 0
 
 
