@@ -8,7 +8,7 @@ import zlib
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from faceage_lib.errors import FaceAgeError, ImageError
 from faceage_lib.inference import images
@@ -356,7 +356,7 @@ def test_broken_exif_does_not_lose_the_photo(monkeypatch):
     def broken(image):
         raise SyntaxError("bad EXIF")
 
-    monkeypatch.setattr(images.ImageOps, "exif_transpose", broken)
+    monkeypatch.setattr(ImageOps, "exif_transpose", broken)
     result = load_image(_with_orientation(_quadrants(40, 20), 6))
     assert result.shape == (20, 40, 3)
 
@@ -425,7 +425,7 @@ PLAIN_JPEGS = {
 def test_plain_jpeg_is_decoded_by_opencv_to_pillows_pixels(monkeypatch, options, size):
     data = _encode(_photo_like(*size), "JPEG", **options)
     fast = images.open_photo(data, 12_000_000)
-    assert images._decode_plain_jpeg(Image.open(io.BytesIO(data)), data) is not None  # OpenCV's path is taken
+    assert images._plain_jpeg(data, "photo", 12_000_000) is not None  # OpenCV's path is taken
     monkeypatch.setattr(images, "_CV_RGB", None)  # Pillow's path
     slow = images.open_photo(data, 12_000_000)
     np.testing.assert_array_equal(fast.decode().pixels, slow.decode().pixels)
@@ -442,17 +442,36 @@ def test_shipped_photos_decode_the_same_either_way(monkeypatch, asset):
     np.testing.assert_array_equal(fast, load_image(data))
 
 
-def test_jpegs_opencv_leaves_to_pillow():
-    """Turned, grayscale, CMYK, not ending where a JPEG ends, or drafted: Pillow decodes them."""
+def _with_segment(data: bytes, marker: int, payload: bytes) -> bytes:
+    """``data`` (a JPEG) with one more segment right after its start marker."""
+    return data[:2] + bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # the stand-in MPO index, which Pillow reads as a JPEG
+def test_jpegs_opencv_leaves_to_pillow(monkeypatch):
+    """Turned (by EXIF or XMP), grayscale, CMYK, an MPO, Adobe's colour transform, not ending where a
+    JPEG ends, or drafted: Pillow decodes them, and the photo is what Pillow alone makes of it."""
     colour = _photo_like(64, 48)
-    others = [
-        _with_orientation(colour, 6),
-        _encode(colour.convert("L"), "JPEG"),
-        _encode(colour.convert("CMYK"), "JPEG"),
-        _encode(colour, "JPEG") + b"trailing bytes",
-    ]
-    for data in others:
-        assert images._decode_plain_jpeg(Image.open(io.BytesIO(data)), data) is None
+    plain = _encode(colour, "JPEG")
+    xmp = b'http://ns.adobe.com/xap/1.0/\x00<rdf:Description tiff:Orientation="6"/>'
+    others = {
+        "EXIF orientation 6": _with_orientation(colour, 6),
+        "XMP orientation 6": _with_segment(plain, 0xE1, xmp),
+        "two EXIF blocks": _with_segment(_encode(colour, "JPEG", exif=_exif(1)), 0xE1, _exif(3)),
+        "grayscale": _encode(colour.convert("L"), "JPEG"),
+        "CMYK": _encode(colour.convert("CMYK"), "JPEG"),
+        "MPO": _with_segment(plain, 0xE2, b"MPF\x00MM\x00*\x00\x00\x00\x08"),
+        "Adobe": _with_segment(plain, 0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01"),
+        "trailing bytes": plain + b"trailing bytes",
+    }
+    for name, data in others.items():
+        assert images._plain_jpeg(data, "photo", 12_000_000) is None, name
+    assert images._plain_jpeg(plain, "photo", 64 * 48 // 5) is None  # decoded at a reduced size
+    pixels = {name: load_image(data) for name, data in others.items()}
+    assert pixels["XMP orientation 6"].shape == (64, 48, 3)  # turned upright
+    monkeypatch.setattr(images, "_CV_RGB", None)
+    for name, data in others.items():
+        np.testing.assert_array_equal(pixels[name], load_image(data), err_msg=name)
 
 
 def test_cut_jpeg_given_an_end_marker_decodes_as_pillow_decodes_it(monkeypatch):
