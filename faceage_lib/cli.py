@@ -195,6 +195,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             help=f"how the member's .tflite stores its weights (default {MEMBER_TFLITE_WEIGHTS}: 2.7x faster than "
             "float16, val gender accuracy within one face: benchmarks/member_weights.py)",
         )
+        command.add_argument(
+            "--fine-tune",
+            type=int,
+            default=0,
+            metavar="EPOCHS",
+            help="first fine-tune dlib's network this many epochs on the train splits' gender labels, keeping "
+            "the epoch most accurate on val (dlib's own weights included); 0: as dlib made it",
+        )
         command.set_defaults(run=run_attach_gender)
 
     if wanted("calibrate"):
@@ -399,8 +407,19 @@ def run_attach_gender(args) -> int:
         from .errors import FaceAgeError
 
         raise FaceAgeError(f"--weight must be in [0, 1], not {args.weight}")
+    if args.fine_tune < 0:
+        from .errors import FaceAgeError
+
+        raise FaceAgeError(f"--fine-tune is a number of epochs (0: none), not {args.fine_tune}")
+    from .training.gender_finetune import GenderFineTune
+
     figures = attach_gender(
-        args.model_dir, args.data_dir, args.weight, args.work_dir, tflite_weights=args.tflite_weights
+        args.model_dir,
+        args.data_dir,
+        args.weight,
+        args.work_dir,
+        tflite_weights=args.tflite_weights,
+        fine_tune=GenderFineTune(epochs=args.fine_tune) if args.fine_tune else None,
     )
     print(json.dumps(figures, indent=2))
     print(f"gender member attached to {args.model_dir} (weight {figures['weight']})")

