@@ -1,4 +1,4 @@
-"""Usage: python benchmarks/gender_member.py MODEL_DIR [--variants] (crops cached).
+"""Usage: python benchmarks/gender_member.py MODEL_DIR [--variants] [--val-only] (crops cached).
 
 Gender accuracy on UTKFace val/test: all / Asian (race 2) / children 0-14, the model alone,
 the member alone and the blend; the 32 px direct warp vs a 64 px warp area-downsampled to 32."""
@@ -23,7 +23,7 @@ member = est.members["gender"]
 w = member.weight
 [utk] = load_datasets(["../shared/utkface"])
 out = {"weight": w, "gender_min_confidence": est.gender_min_confidence}
-for split in ("val", "test"):
+for split in ("val",) if "--val-only" in sys.argv else ("val", "test"):  # --val-only: to choose between variants
     rows = utk.split(split)
     main = load_or_build_crops(rows, est.crop, cache_home(), False).rows(rows)
     gcrops = load_or_build_crops(rows, member.crop, cache_home(), False).rows(rows)
