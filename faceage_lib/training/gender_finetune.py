@@ -1,8 +1,8 @@
 """Fine-tune dlib's gender network on the train splits' gender labels (``faceage attach-gender
 --fine-tune EPOCHS``).
 
-The network learns from the crop it runs on (the member's template crop,
-:func:`.gender_member.gender_crop`), through the age model's training augmentation
+The network learns from the crop it runs on (the member's template crop, which the caller
+gives: :func:`.gender_member.gender_crop`), through the age model's training augmentation
 (:class:`.augment.Augment`: pose, light and capture quality), with AdamW and a cosine-decayed
 learning rate. The weights kept are those of the epoch with the best val accuracy (every val face
 with a gender label), dlib's own weights (epoch 0) included: a fine-tune that does not help on
@@ -22,6 +22,7 @@ from ..config import cache_home
 from ..data.crops import load_or_build_crops
 from ..data.sources import combined_split, load_datasets
 from ..errors import DatasetError
+from ..inference.crop import CropSpec
 
 
 @dataclass(frozen=True)
@@ -36,31 +37,31 @@ class GenderFineTune:
     seed: int = 0
 
 
-def gender_split(datasets, split: str, work_dir: Path, progress: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The member's crops (float32 in [0, 255]) of the ``split`` faces with a gender label, and
+def gender_split(datasets, split: str, crop: CropSpec, work_dir: Path, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The ``crop`` crops (float32 in [0, 255]) of the ``split`` faces with a gender label, and
     their class in the network's outputs (female: :data:`.dlib_gender.P_FEMALE`)."""
     from .dlib_gender import P_FEMALE
-    from .gender_member import gender_crop
     from .runs import usable_rows
 
     rows = combined_split(datasets, split)
     rows = rows[rows["gender"].notna()]
     if not len(rows):
         raise DatasetError(f"no {split} face has a gender label: fine-tuning needs a dataset with genders (UTKFace)")
-    crops = load_or_build_crops(rows, gender_crop(), work_dir, progress)
+    crops = load_or_build_crops(rows, crop, work_dir, progress)
     rows = usable_rows(rows, crops, datasets)
     female = rows["gender"].to_numpy(float) == 1
     return crops.rows(rows).astype(np.float32), np.where(female, P_FEMALE, 1 - P_FEMALE).astype(np.int32)
 
 
 def fine_tuned_gender(
+    crop: CropSpec,
     data_dirs=None,
     config: GenderFineTune | None = None,
     work_dir: str | os.PathLike | None = None,
     progress: bool = True,
 ):
-    """dlib's gender network fine-tuned as ``config`` says, and its record: the settings, the val
-    accuracy after each epoch (epoch 0: dlib's weights) and the epoch kept."""
+    """dlib's gender network fine-tuned on its ``crop`` as ``config`` says, and its record: the
+    settings, the val accuracy after each epoch (epoch 0: dlib's weights) and the epoch kept."""
     from .backend import keras  # noqa: I001  (first: Keras imported quietly)
     from .augment import Augment
     from .dlib_gender import IMG_SIZE, dlib_gender
@@ -71,7 +72,9 @@ def fine_tuned_gender(
     keras.utils.set_random_seed(config.seed)
     datasets = load_datasets(data_dirs, work_dir)
     work = Path(work_dir) if work_dir else cache_home()
-    (x_train, y_train), (x_val, y_val) = (gender_split(datasets, split, work, progress) for split in ("train", "val"))
+    (x_train, y_train), (x_val, y_val) = (
+        gender_split(datasets, split, crop, work, progress) for split in ("train", "val")
+    )
 
     network = dlib_gender(pretrained=True)
     inputs = keras.Input((IMG_SIZE, IMG_SIZE, 3))

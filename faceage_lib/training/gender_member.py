@@ -121,7 +121,7 @@ def attach_gender(
     if fine_tune is None:
         network, record = dlib_gender(pretrained=True), None
     else:
-        network, record = fine_tuned_gender(data_dirs, fine_tune, work_dir, progress)
+        network, record = fine_tuned_gender(gender_crop(), data_dirs, fine_tune, work_dir, progress)
     write_member(
         folder,
         network,

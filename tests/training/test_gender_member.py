@@ -174,7 +174,9 @@ def test_a_fine_tune_keeps_the_epoch_best_on_val(tiny_model_dir, utkface_dir, tm
     from faceage_lib.training.gender_finetune import GenderFineTune, fine_tuned_gender
 
     data = ["--data-dir", str(utkface_dir["folder"]), "--work-dir", str(tmp_path / "work")]
-    network, record = fine_tuned_gender([utkface_dir["folder"]], GenderFineTune(epochs=2), tmp_path / "work", False)
+    network, record = fine_tuned_gender(
+        gender_crop(), [utkface_dir["folder"]], GenderFineTune(epochs=2), tmp_path / "work", False
+    )
     accuracy = record["val_accuracy_by_epoch"]
     assert len(accuracy) == 3 and record["epoch_kept"] == int(np.argmax(accuracy))
     assert record["train_faces"] > 0 and record["val_faces"] > 0
