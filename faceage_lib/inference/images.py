@@ -164,10 +164,11 @@ def _plain_jpeg(data: bytes, name: str, min_pixels: int | None) -> PendingPhoto 
     _check_size(width, height, name, "JPEG")
 
     def decode() -> Photo:
-        try:
-            pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
-        except cv2.error:
-            pixels = None
+        with _decoding(name):
+            try:
+                pixels = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+            except cv2.error:
+                pixels = None
         if pixels is None or pixels.shape != (height, width, 3):  # damaged: Pillow says how
             return _open_with_pillow(data, name, min_pixels).decode()
         return Photo(pixels)
@@ -217,22 +218,26 @@ def _pending(image: Image.Image, name: str, min_pixels: int | None) -> PendingPh
 def _decoding(name: str) -> Iterator[None]:
     """Turn every way decoding ``name`` can fail into an :class:`ImageError`: a decoder may raise
     anything on a crafted file (the QOI, DDS and AVIF readers raised a dozen kinds under fuzzing)."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
         yield
     except ImageError:
         raise
-    except UnidentifiedImageError:
-        raise ImageError(f"{name} is not an image file (or its format is not supported)") from None
-    except Image.DecompressionBombError:
-        raise ImageError(f"{name} is too large to open safely") from None
     except MemoryError:
         raise ImageError(f"{name} needs more memory to decode than the server has free") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{name} is damaged or truncated and cannot be decoded ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - any decoder bug is this file's problem, not the caller's
-        raise ImageError(f"{name} is damaged and cannot be decoded ({type(exc).__name__})") from None
+        raise _decoding_error(name, exc) from None
+
+
+def _decoding_error(name: str, exc: Exception) -> ImageError:
+    from PIL import Image, UnidentifiedImageError  # only once something failed: a plain JPEG needs no Pillow
+
+    if isinstance(exc, UnidentifiedImageError):
+        return ImageError(f"{name} is not an image file (or its format is not supported)")
+    if isinstance(exc, Image.DecompressionBombError):
+        return ImageError(f"{name} is too large to open safely")
+    if isinstance(exc, (OSError, SyntaxError, ValueError)):
+        return ImageError(f"{name} is damaged or truncated and cannot be decoded ({exc})")
+    return ImageError(f"{name} is damaged and cannot be decoded ({type(exc).__name__})")
 
 
 def _check_size(width: int, height: int, name: str, image_format: str | None = None) -> None:

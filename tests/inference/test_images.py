@@ -481,3 +481,14 @@ def test_cut_jpeg_given_an_end_marker_decodes_as_pillow_decodes_it(monkeypatch):
     fast = load_image(data)
     monkeypatch.setattr(images, "_CV_RGB", None)
     np.testing.assert_array_equal(fast, load_image(data))
+
+
+def test_a_failure_of_opencvs_decoder_is_an_image_error_too(monkeypatch):
+    data = _encode(_photo_like(64, 48), "JPEG")
+
+    def out_of_memory(*args):
+        raise MemoryError
+
+    monkeypatch.setattr(images.cv2, "imdecode", out_of_memory)
+    with pytest.raises(ImageError, match="more memory"):
+        load_image(data)
