@@ -8,7 +8,8 @@ benchmarks/accuracy.py, once).
         --partner "0.3 ResNet-10=models/model.keras#1" --partner-weight 0.4
 
 A model is ``NAME=PATH``: a ``.keras`` file or a training run's folder (its ``best.keras``), with
-``#i`` for the i-th member of an ensemble. With ``--partner``, each model is also averaged with each
+``#i`` for the i-th member of an ensemble, or ``NAME=PATH+PATH...``: those models' outputs averaged
+with equal weights (an ensemble of seeds). With ``--partner``, each model is also averaged with each
 partner (the partner's weight ``--partner-weight``), as the shipped ensemble is. Every model sees the
 val crops of ``--val-run`` (cached crops, photos without a detected face left out, as in training).
 Writes benchmarks/results/ablation.json and ablation.md: per dataset, the MAE, the mean error (bias)
@@ -123,7 +124,11 @@ def main() -> None:
     images = {crops.shape[1]: crops.astype(np.float32)}
 
     def run(spec: str) -> tuple[np.ndarray, np.ndarray]:
-        """A model's outputs on the val crops of its own size (a run of another size: that run's crops)."""
+        """A model's outputs on the val crops of its own size (a run of another size: that run's crops);
+        of ``A+B...``, the models' outputs averaged."""
+        if "+" in spec:
+            probs, p_female = zip(*(run(part) for part in spec.split("+")))
+            return np.mean(probs, axis=0), np.mean(p_female, axis=0)
         model = load_model(spec)
         size = int(model.inputs[0].shape[1])
         if size not in images:
