@@ -401,17 +401,14 @@ def run_export(args) -> int:
 
 
 def run_attach_gender(args) -> int:
+    from .errors import FaceAgeError
+    from .training.gender_finetune import GenderFineTune
     from .training.gender_member import attach_gender
 
     if args.weight is not None and not 0 <= args.weight <= 1:
-        from .errors import FaceAgeError
-
         raise FaceAgeError(f"--weight must be in [0, 1], not {args.weight}")
     if args.fine_tune < 0:
-        from .errors import FaceAgeError
-
         raise FaceAgeError(f"--fine-tune is a number of epochs (0: none), not {args.fine_tune}")
-    from .training.gender_finetune import GenderFineTune
 
     figures = attach_gender(
         args.model_dir,

@@ -118,14 +118,15 @@ def attach_gender(
         raise ValueError(f"the member's weight must be in [0, 1], not {weight}")
     folder = Path(model_dir)
     verified_model(folder)  # the model itself is sound before anything is written
+    crop = gender_crop()
     if fine_tune is None:
         network, record = dlib_gender(pretrained=True), None
     else:
-        network, record = fine_tuned_gender(gender_crop(), data_dirs, fine_tune, work_dir, progress)
+        network, record = fine_tuned_gender(crop, data_dirs, fine_tune, work_dir, progress)
     write_member(
         folder,
         network,
-        gender_crop(),
+        crop,
         weight=0.5 if weight is None else weight,
         p_female=P_FEMALE,
         about={
