@@ -12,6 +12,8 @@ A model is ``NAME=PATH``: a ``.keras`` file or a training run's folder (its ``be
 with equal weights (an ensemble of seeds). With ``--partner``, each model is also averaged with each
 partner (the partner's weight ``--partner-weight``), as the shipped ensemble is. Every model sees the
 val crops of ``--val-run`` (cached crops, photos without a detected face left out, as in training).
+A model's age is its distribution's median, as faceage reports it; ``--estimate median mean`` gives
+each variant a row for each (tables made before faceage 0.4.0's median used the mean).
 Writes benchmarks/results/ablation.json and ablation.md: per dataset, the MAE, the mean error (bias)
 in every band, the share of under-18s estimated 18 or over and the gender accuracy.
 """
@@ -28,7 +30,7 @@ import pandas as pd
 
 from faceage_lib.config import AGE_OF_MAJORITY
 from faceage_lib.evaluation.metrics import BIAS_BAND_LABELS, evaluate_predictions
-from faceage_lib.inference.estimator import age_from_distribution
+from faceage_lib.inference.estimator import median_age
 from faceage_lib.training.model import load_keras_model
 from faceage_lib.training.runs import run_val_crops
 
@@ -62,9 +64,16 @@ def outputs(model: keras.Model, images: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.asarray(out["age_probs"], np.float64), np.asarray(out["gender"], np.float64).reshape(-1)
 
 
-def figures(val_rows: pd.DataFrame, probs: np.ndarray, p_female: np.ndarray) -> dict:
+def point_estimate(probs: np.ndarray, estimate: str) -> np.ndarray:
+    """Each distribution's median (faceage's estimate) or mean."""
+    if estimate == "mean":
+        return (probs / probs.sum(axis=1, keepdims=True)) @ np.arange(probs.shape[1])
+    return median_age(probs)
+
+
+def figures(val_rows: pd.DataFrame, probs: np.ndarray, p_female: np.ndarray, estimate: str = "median") -> dict:
     """Per dataset: the figures of the module docstring."""
-    table = val_rows.assign(pred_age=age_from_distribution(probs, 0.8)[0], p_female=p_female)
+    table = val_rows.assign(pred_age=point_estimate(probs, estimate), p_female=p_female)
     result = {}
     for source, rows in table.groupby("source", sort=False):
         scores = evaluate_predictions(rows.reset_index(drop=True))
@@ -116,6 +125,9 @@ def main() -> None:
         "--partner", nargs="*", default=[], help="NAME=PATH[#member]: each variant is also averaged with each of these"
     )
     parser.add_argument("--partner-weight", type=float, default=0.4)
+    parser.add_argument(
+        "--estimate", nargs="+", choices=("median", "mean"), default=["median"], help="the age: a row for each"
+    )
     parser.add_argument("--work-dir", help="manifests and crop caches (default: ~/.cache/faceage)")
     parser.add_argument("--out", default="ablation", help="results/OUT.json and .md (default: ablation)")
     args = parser.parse_args()
@@ -147,10 +159,15 @@ def main() -> None:
     for entry in args.model:
         name, _, spec = entry.partition("=")
         probs, p_female = run(spec)
-        rows.append({"name": name, "model": spec, "recipe": recipe(spec), "val": figures(val_rows, probs, p_female)})
+        variants = [(name, probs, p_female, {"model": spec, "recipe": recipe(spec)})]
         for p_name, p_entry, (p_probs, p_p_female) in partners:
-            mixed = figures(val_rows, (1 - w) * probs + w * p_probs, (1 - w) * p_female + w * p_p_female)
-            rows.append({"name": f"{name} + {p_name} ({w:g})", "model": spec, "partner": p_entry, "val": mixed})
+            mixed = (1 - w) * probs + w * p_probs, (1 - w) * p_female + w * p_p_female
+            variants.append((f"{name} + {p_name} ({w:g})", *mixed, {"model": spec, "partner": p_entry}))
+        for estimate in args.estimate:
+            suffix = f", {estimate}" if len(args.estimate) > 1 else ""
+            for v_name, v_probs, v_p_female, about in variants:
+                val = figures(val_rows, v_probs, v_p_female, estimate)
+                rows.append({"name": v_name + suffix, **about, "estimate": estimate, "val": val})
         print(name, {source: round(f["age_mae"], 3) for source, f in rows[-1]["val"].items()}, flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.out}.json").write_text(json.dumps({"val_run": args.val_run, "variants": rows}, indent=1) + "\n")

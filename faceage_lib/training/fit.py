@@ -26,6 +26,7 @@ from ..data.crops import load_or_build_crops
 from ..data.dataset import Dataset
 from ..data.sources import load_datasets
 from ..errors import DatasetError
+from ..inference.estimator import median_age
 from .backend import keras
 from .config import TrainConfig
 from .runs import check_same_config, run_config, run_made_by, run_rows, usable_rows, write_config
@@ -206,7 +207,7 @@ class WeightAverage(keras.callbacks.Callback):
         self.core.set_weights(weights)
         outputs = self.core.predict(self.val_x, batch_size=self.config.val_batch_size, verbose=0)
         self.core.set_weights(current)
-        error = np.abs(outputs["age"][:, 0] - self.val_rows["age"].to_numpy())
+        error = np.abs(median_age(outputs["age_probs"].astype(np.float64)) - self.val_rows["age"].to_numpy())
         figures = {"val_age_mae": float(error.mean())}
         for source, index in self.val_rows.groupby("source").indices.items():
             figures[f"val_age_mae_{source}"] = float(error[index].mean())

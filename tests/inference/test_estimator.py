@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from faceage_lib.config import MAX_AGE
-from faceage_lib.inference.estimator import AgeGenderEstimator, age_from_distribution
+from faceage_lib.inference.estimator import AgeGenderEstimator, age_from_distribution, median_age
 
 AGE_BINS = MAX_AGE + 1
 
@@ -33,7 +33,7 @@ def test_one_hot_distribution(mass):
 
 
 def test_uniform_distribution():
-    """Uniform over 0..116: expected 58; the central 80% runs from age 11 to age 105 (cdf 12/117, 106/117)."""
+    """Uniform over 0..116: median 58; the central 80% runs from age 11 to age 105 (cdf 12/117, 106/117)."""
     age, low, high = age_from_distribution(np.full((1, AGE_BINS), 1 / AGE_BINS), 0.8)
     assert age[0] == pytest.approx(58)
     assert (low[0], high[0]) == (11, 105)
@@ -41,21 +41,34 @@ def test_uniform_distribution():
 
 
 def test_two_point_distribution_and_normalisation():
+    """A quarter at 20, three quarters at 40: the median lies a third of the way into age 40's year
+    (39.5 to 40.5), where the mass below reaches a half; the mean (35) would be neither age."""
     probs = np.zeros((2, AGE_BINS))
-    probs[0, [20, 40]] = 0.5
-    probs[1, [20, 40]] = 3.0  # not normalised: the same distribution
+    probs[0, [20, 40]] = 0.25, 0.75
+    probs[1, [20, 40]] = 1.0, 3.0  # not normalised: the same distribution
     age, low, high = age_from_distribution(probs, 0.8)
-    np.testing.assert_allclose(age, [30, 30])
+    np.testing.assert_allclose(age, [39.5 + 1 / 3] * 2)
     np.testing.assert_array_equal(low, [20, 20])
     np.testing.assert_array_equal(high, [40, 40])
 
 
-def test_interval_always_holds_the_expected_age():
+def test_the_estimate_has_half_the_mass_below_it():
+    rng = np.random.default_rng(3)
+    probs = rng.random((50, AGE_BINS)) ** 8  # skewed, lumpy distributions
+    probs /= probs.sum(axis=1, keepdims=True)
+    age = median_age(probs)
+    year = np.floor(age + 0.5).astype(int)  # the year (age - 0.5 to age + 0.5) the median falls in
+    below = np.cumsum(probs, axis=1)[np.arange(50), year] - probs[np.arange(50), year] * (year + 0.5 - age)
+    np.testing.assert_allclose(below, 0.5, atol=1e-9)
+    assert not np.allclose(age, probs @ np.arange(AGE_BINS), atol=0.5)  # not the mean
+
+
+def test_interval_always_holds_the_estimate():
     probs = np.zeros((1, AGE_BINS))
-    probs[0, 10], probs[0, 100] = 0.95, 0.05  # expected 14.5, but the central 50% is just age 10
+    probs[0, 10], probs[0, 100] = 0.95, 0.05  # median just above 10, but the central 50% is just age 10
     age, low, high = age_from_distribution(probs, 0.5)
-    assert age[0] == pytest.approx(14.5)
-    assert (low[0], high[0]) == (10, 14.5)
+    assert age[0] == pytest.approx(9.5 + 0.5 / 0.95)
+    assert (low[0], high[0]) == (10, age[0])
 
 
 def test_interval_widens_with_mass():
