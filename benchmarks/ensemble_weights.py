@@ -5,9 +5,9 @@ shipped ensemble's weights were chosen (APPA-REAL's and UTKFace's test splits pl
         --data-dir ../shared/utkface ../shared/appa-real [--work-dir DIR]
 
 Uses the runs' ``best.keras`` on the val crops each run validated on (cached crops, photos without
-a detected face left out, as in training); the age is the expected age of the averaged
-distribution. Prints a Markdown table: the pooled val MAE (what each run chose its epoch by) and
-each dataset's.
+a detected face left out, as in training); the age is the averaged distribution's median,
+faceage's estimate (the model card's table of the weights was made with the mean, before 0.4.0).
+Prints a Markdown table: the pooled val MAE (what each run chose its epoch by) and each dataset's.
 """
 
 from __future__ import annotations

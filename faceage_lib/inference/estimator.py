@@ -48,20 +48,25 @@ def median_age(probs: np.ndarray) -> np.ndarray:
     error; on val it errs less than the mean, most where the distribution is skewed, at the ends of
     the age scale (model card, "The age estimate: the median")."""
     probs = probs / probs.sum(axis=1, keepdims=True)
-    cdf = np.cumsum(probs, axis=1)
-    rows = np.arange(len(probs))
-    year = np.argmax(cdf >= 0.5, axis=1)
-    below = np.where(year > 0, cdf[rows, np.maximum(year - 1, 0)], 0.0)
-    return year - 0.5 + (0.5 - below) / np.maximum(probs[rows, year], 1e-12)
+    return _median(probs, np.cumsum(probs, axis=1))
 
 
 def age_from_distribution(probs: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's :func:`median_age` and the central ``mass`` interval of its distribution over ages."""
-    age = median_age(probs)
-    cdf = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    cdf = np.cumsum(probs, axis=1)
+    age = _median(probs, cdf)
     low = np.argmax(cdf >= (1 - mass) / 2, axis=1).astype(np.float64)
     high = np.argmax(cdf >= (1 + mass) / 2 - 1e-9, axis=1).astype(np.float64)
     return age, np.minimum(low, age), np.maximum(high, age)
+
+
+def _median(probs: np.ndarray, cdf: np.ndarray) -> np.ndarray:
+    """The median of normalised ``probs`` (with ``cdf`` their cumulative sums), as :func:`median_age`."""
+    rows = np.arange(len(probs))
+    year = np.argmax(cdf >= 0.5, axis=1)
+    below = np.where(year > 0, cdf[rows, np.maximum(year - 1, 0)], 0.0)
+    return year - 0.5 + (0.5 - below) / np.maximum(probs[rows, year], 1e-12)
 
 
 def mass_below(probs: np.ndarray, age: int = AGE_OF_MAJORITY) -> np.ndarray:
